@@ -1,0 +1,42 @@
+"""ncutils: train the networks of Jacot, Súkeník, Wang & Mondelli (ICLR 2025) and measure neural collapse.
+
+Notebooks import only this module: ``import ncutils as nc``.
+"""
+
+from .data import Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
+from .metrics import (
+    balancedness,
+    balancedness_op,
+    class_means,
+    collapse_report,
+    condition_number,
+    imbalance,
+    nc1,
+    nc1_pinv,
+    nc2,
+    nc2_etf,
+    nc3,
+    nc3_distance,
+    negativity,
+    numerical_rank,
+    operator_norm,
+    singular_values,
+)
+from .models import ACTIVATIONS, NCNet, smooth_leaky
+from .plotting import format_report, plot_metric, show_matrix, use_book_style
+from .theory import (
+    NC1Bound,
+    balanced_factorization,
+    balanced_kappa,
+    data_gradients,
+    gd_balancedness_step,
+    head_product,
+    imbalance_decay,
+    nc1_bound,
+    nc1_bound_for,
+    schatten_cost,
+)
+from .train import History, TrainConfig, TrainingDiverged, objective, train
+from .utils import pick_device, progress_enabled, seed_everything
+
+__version__ = "0.1.0"
