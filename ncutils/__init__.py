@@ -11,6 +11,7 @@ from .metrics import (
     collapse_report,
     condition_number,
     imbalance,
+    layer_metrics,
     nc1,
     nc1_pinv,
     nc2,

@@ -17,29 +17,40 @@ DEFAULT_RTOL = 1e-8  # singular values below rtol · s_max count as zero
 
 # ---------------------------------------------------------------- helpers
 
-def _as64(A: torch.Tensor, name: str) -> torch.Tensor:
+CHUNK_ROWS = 1024  # feature matrices are read in blocks of rows: float64 copies stay small and cached
+
+
+def _check_matrix(A, name: str) -> torch.Tensor:
     if not isinstance(A, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(A).__name__}")
     if A.dim() != 2:
         raise ValueError(f"{name} must be a 2-D matrix, got shape {tuple(A.shape)}")
-    A = A.detach().to(torch.float64)
-    if not torch.isfinite(A).all():
-        raise ValueError(f"{name} contains {int((~torch.isfinite(A)).sum())} non-finite values")
+    A = A.detach()
+    if not torch.isfinite(A.sum()):  # one cheap reduction; count only when something looks wrong
+        bad = int((~torch.isfinite(A)).sum())
+        if bad:  # (a float32 sum of finite values can overflow: then nothing is wrong)
+            raise ValueError(f"{name} contains {bad} non-finite values")
     return A
 
 
+def _as64(A, name: str) -> torch.Tensor:
+    return _check_matrix(A, name).to(torch.float64)
+
+
+def _row_blocks(A: torch.Tensor):
+    """(start, float64 block) over blocks of rows: one pass, no N×p float64 copy."""
+    for start in range(0, A.shape[0], CHUNK_ROWS):
+        yield start, A[start : start + CHUNK_ROWS].to(torch.float64)
+
+
 def _labels(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None) -> tuple[torch.Tensor, int]:
-    if y.dim() != 1 or y.shape[0] != Z.shape[0]:
-        raise ValueError(f"y must hold one label per row of Z ({Z.shape[0]}), got shape {tuple(y.shape)}")
+    if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != Z.shape[0]:
+        raise ValueError(f"y must hold one label per row of Z ({Z.shape[0]}), got {getattr(y, 'shape', y)!r}")
     y = y.to(Z.device, torch.int64)
     K = int(y.max()) + 1 if num_classes is None else num_classes
     if y.min() < 0 or y.max() >= K:
         raise ValueError(f"labels must lie in 0..{K - 1}, got values from {int(y.min())} to {int(y.max())}")
     return y, K
-
-
-def _one_hot(y: torch.Tensor, K: int) -> torch.Tensor:
-    return torch.nn.functional.one_hot(y, K).to(torch.float64)
 
 
 def singular_values(A: torch.Tensor) -> torch.Tensor:
@@ -70,36 +81,83 @@ def condition_number(A: torch.Tensor, rtol: float = DEFAULT_RTOL) -> float:
 
 
 def operator_norm(A: torch.Tensor) -> float:
-    """‖A‖_op, through the eigenvalues of the smaller Gram matrix (fast for tall A)."""
-    A = _as64(A, "A")
-    gram = A.T @ A if A.shape[0] >= A.shape[1] else A @ A.T
-    return float(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt())
+    """‖A‖_op, the largest singular value, to float64 accuracy.
+
+    The costly step, the Gram matrix of the shorter side (N·p² for tall A), runs
+    in A's own precision; its top eigenvector v is then refined in float64 by the
+    Rayleigh quotient ‖A v‖, whose error is quadratic in the error of v.
+    """
+    A = _check_matrix(A, "A")
+    tall = A.shape[0] >= A.shape[1]
+    work = A if A.dtype in (torch.float32, torch.float64) else A.to(torch.float32)
+    gram = work.T @ work if tall else work @ work.T
+    v = torch.linalg.eigh(gram.to(torch.float64))[1][:, -1]
+    if tall:  # ‖A v‖
+        return math.sqrt(sum(float(((block @ v) ** 2).sum()) for _, block in _row_blocks(A)))
+    row = sum(v[start : start + len(block)] @ block for start, block in _row_blocks(A))  # vᵀA
+    return float(row.norm())
 
 
 # ---------------------------------------------------------------- class means and NC1
 
 def class_means(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
-    """K×p matrix of class means μ_k (uncentred), from one product with the one-hot matrix."""
-    Z = _as64(Z, "Z")
+    """K×p matrix of class means μ_k (uncentred, float64): the one-hot matrix's transpose times Z."""
+    Z = _check_matrix(Z, "Z")
     y, K = _labels(Z, y, num_classes)
-    onehot = _one_hot(y, K)
-    counts = onehot.sum(0)
+    one_hot = torch.nn.functional.one_hot(y, K).to(torch.float64)
+    counts = one_hot.sum(0)
     if (counts == 0).any():
         raise ValueError(f"class {int((counts == 0).nonzero()[0])} has no samples")
-    return (onehot.T @ Z) / counts[:, None]
+    sums = torch.zeros(K, Z.shape[1], dtype=torch.float64, device=Z.device)
+    for start, block in _row_blocks(Z):
+        sums += one_hot[start : start + len(block)].T @ block
+    return sums / counts[:, None]
 
 
-def _scatter(Z, y, num_classes):
-    """(R, centred, coincide): within-class residuals R = Z − (each sample's class mean),
-    the centred class means, and whether the class means coincide up to rounding."""
-    Z = _as64(Z, "Z")
+def _within_class(Z, y, means, directions=None):
+    """One pass over the rows: Σ_i ‖z_i − μ_{y_i}‖², and Σ_i ‖(z_i − μ_{y_i}) · directions‖²."""
+    within, projected = 0.0, 0.0
+    for start, block in _row_blocks(Z):
+        residual = block - means[y[start : start + len(block)]]
+        within += float((residual * residual).sum())
+        if directions is not None:
+            projected += float(((residual @ directions) ** 2).sum())
+    return within, projected
+
+
+def _means_coincide(centred, means, within_per_sample) -> bool:
+    """Do the class means coincide up to rounding, relative to the features' size? (NC1 is then ∞.)"""
+    between = float((centred * centred).sum(1).mean())
+    scale = within_per_sample + float((means * means).sum(1).mean())  # ≈ mean squared norm of the rows
+    return between <= 1e-24 * scale
+
+
+def _pinv_directions(centred, rtol):
+    """V S⁻¹ from the thin SVD of the centred means, keeping s > rtol · s_max: Σ_B⁺ = K (V S⁻¹)(V S⁻¹)ᵀ."""
+    _, s, Vh = torch.linalg.svd(centred, full_matrices=False)
+    keep = (s > rtol * s[0]) & (s > 0)
+    return Vh[keep].T / s[keep]
+
+
+def _class_geometry(Z, y, num_classes, rtol=DEFAULT_RTOL):
+    """Everything NC1 and NC2 need, in two passes over the rows of Z.
+
+    Returns the K×p means, the centred means, NC1 = tr Σ_W / tr Σ_B and
+    Papyan's NC1 = tr(Σ_W Σ_B⁺)/K. Σ_B⁺ comes from a thin SVD of the centred
+    means with an explicit rank tolerance (no iterative eigensolver), and the
+    trace is taken without forming a p×p matrix: tr(Σ_W Σ_B⁺)/K = ‖R V S⁻¹‖²_F / N,
+    R the within-class residuals. Both NC1s are ``inf`` when the means coincide.
+    """
+    Z = _check_matrix(Z, "Z")
     y, K = _labels(Z, y, num_classes)
-    M = class_means(Z, y, K)
-    R = Z - M[y]
-    centred = M - M.mean(0)
-    scale = (Z * Z).sum() / Z.shape[0]  # mean squared norm of the features
-    coincide = bool((centred * centred).sum() / K <= 1e-24 * scale)
-    return R, centred, coincide
+    means = class_means(Z, y, K)
+    centred = means - means.mean(0)
+    within, projected = _within_class(Z, y, means, _pinv_directions(centred, rtol))
+    N = Z.shape[0]
+    if _means_coincide(centred, means, within / N):
+        return means, centred, math.inf, math.inf
+    between = float((centred * centred).sum()) / K
+    return means, centred, (within / N) / between, projected / N
 
 
 def nc1(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> float:
@@ -109,31 +167,25 @@ def nc1(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> flo
     Σ_B = (1/K) Σ_k (μ_k − μ_G)(μ_k − μ_G)ᵀ with μ_G the mean of the class means.
     When all class means coincide (tr Σ_B = 0 up to rounding) the answer is ``inf``.
     """
-    R, centred, coincide = _scatter(Z, y, num_classes)
-    if coincide:
-        return math.inf
-    trace_within = (R * R).sum() / R.shape[0]
-    trace_between = (centred * centred).sum() / centred.shape[0]
-    return float(trace_within / trace_between)
+    return _class_geometry(Z, y, num_classes)[2]
 
 
 def nc1_pinv(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, rtol: float = DEFAULT_RTOL) -> float:
-    """Papyan–Han–Donoho's NC1 = tr(Σ_W Σ_B⁺) / K (``inf`` when the class means coincide).
+    """Papyan–Han–Donoho's NC1 = tr(Σ_W Σ_B⁺) / K (→ 0; ``inf`` when the class means coincide).
 
-    Σ_B⁺ comes from a thin SVD of the K×p centred means with an explicit rank
-    tolerance (no iterative eigensolver), and the trace is taken without ever
-    forming a p×p matrix: tr(Σ_W Σ_B⁺)/K = ‖R V S⁻¹‖²_F / N.
+    Σ_B⁺ keeps the singular directions of the centred means above ``rtol · s_max``.
     """
-    R, centred, coincide = _scatter(Z, y, num_classes)
-    if coincide:
-        return math.inf
-    _, s, Vh = torch.linalg.svd(centred, full_matrices=False)
-    keep = s > rtol * s[0]
-    projected = (R @ Vh[keep].T) / s[keep]
-    return float((projected * projected).sum() / R.shape[0])
+    return _class_geometry(Z, y, num_classes, rtol)[3]
 
 
 # ---------------------------------------------------------------- NC2 and NC3
+
+def _etf_distance(centred):
+    G = centred @ centred.T
+    K = G.shape[0]
+    etf = (torch.eye(K, dtype=G.dtype, device=G.device) - 1.0 / K) / math.sqrt(K - 1)
+    return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
+
 
 def nc2(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, rtol: float = DEFAULT_RTOL) -> float:
     """NC2 = κ(M), M the K×p matrix of *uncentred* class means (→ 1).
@@ -149,34 +201,54 @@ def nc2_etf(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) ->
 
     ‖G/‖G‖_F − (I − 11ᵀ/K)/√(K−1)‖_F with G = (M − μ_G)(M − μ_G)ᵀ.
     """
-    M = class_means(Z, y, num_classes)
-    K = M.shape[0]
-    centred = M - M.mean(0)
-    G = centred @ centred.T
-    etf = (torch.eye(K, dtype=G.dtype, device=G.device) - 1.0 / K) / math.sqrt(K - 1)
-    return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
+    means = class_means(Z, y, num_classes)
+    return _etf_distance(means - means.mean(0))
 
 
-def _head_and_means(Z, y, W):
-    W = _as64(W, "W")
-    M = class_means(Z, y, W.shape[0])
-    if W.shape != M.shape:
-        raise ValueError(f"W must be K×p = {tuple(M.shape)} to match the class means, got {tuple(W.shape)}")
-    return W.to(M.device), M
+def _check_head(W, means):
+    W = _as64(W, "W").to(means.device)
+    if W.shape != means.shape:
+        raise ValueError(f"W must be K×p = {tuple(means.shape)} to match the class means, got {tuple(W.shape)}")
+    return W
+
+
+def _alignment(W, means):
+    """(NC3, NC3 distance) of the head W against the class means."""
+    W = _check_head(W, means)
+    cosine = (W * means).sum(1) / (W.norm(dim=1) * means.norm(dim=1))
+    distance = ((W / W.norm() - means / means.norm()) ** 2).sum()
+    return float(cosine.mean()), float(distance)
 
 
 def nc3(Z: torch.Tensor, y: torch.Tensor, W: torch.Tensor) -> float:
     """NC3 = mean over classes of cos∠(W_k, μ_k): alignment of the last layer's
     rows with the (uncentred) class means (→ 1)."""
-    W, M = _head_and_means(Z, y, W)
-    cos = (W * M).sum(1) / (W.norm(dim=1) * M.norm(dim=1))
-    return float(cos.mean())
+    return _alignment(W, class_means(Z, y, _check_matrix(W, "W").shape[0]))[0]
 
 
 def nc3_distance(Z: torch.Tensor, y: torch.Tensor, W: torch.Tensor) -> float:
     """‖W/‖W‖_F − M/‖M‖_F‖²_F: Papyan et al.'s self-duality distance, uncentred (→ 0)."""
-    W, M = _head_and_means(Z, y, W)
-    return float(((W / W.norm() - M / M.norm()) ** 2).sum())
+    return _alignment(W, class_means(Z, y, _check_matrix(W, "W").shape[0]))[1]
+
+
+def layer_metrics(Z, y, num_classes=None, W=None, pre=None, rtol: float = DEFAULT_RTOL) -> dict:
+    """All metrics of one layer at once, sharing the passes over Z (what ``collapse_report`` uses).
+
+    ``W``: the next layer's K×p weights, for NC3 (penultimate layer only);
+    ``pre``: the layer's pre-activations, for negativity (non-linear layers only).
+    """
+    means, centred, nc1_value, nc1_pinv_value = _class_geometry(Z, y, num_classes, rtol)
+    nc3_value, nc3_distance_value = _alignment(W, means) if W is not None else (None, None)
+    return {
+        "nc1": nc1_value,
+        "nc1_pinv": nc1_pinv_value,
+        "nc2": condition_number(means, rtol),
+        "nc2_etf": _etf_distance(centred),
+        "means_rank": numerical_rank(means, rtol),
+        "nc3": nc3_value,
+        "nc3_distance": nc3_distance_value,
+        "negativity": negativity(pre) if pre is not None else None,
+    }
 
 
 # ---------------------------------------------------------------- weights and non-linearity
@@ -205,11 +277,11 @@ def balancedness_op(W_lower: torch.Tensor, W_upper: torch.Tensor) -> float:
 
 def negativity(H: torch.Tensor) -> float:
     """‖H − relu(H)‖_op / ‖H‖_op on pre-activations H: how much a ReLU would cut (0 = linear)."""
-    H = _as64(H, "H")
+    H = _check_matrix(H, "H")
     top = operator_norm(H)
     if top == 0:
         raise ValueError("H is the zero matrix: negativity is undefined")
-    return operator_norm(H.clamp(max=0)) / top
+    return operator_norm(H.clamp(max=0)) / top  # min(H, 0) is exact in any precision
 
 
 # ---------------------------------------------------------------- every metric, every layer
@@ -239,20 +311,15 @@ def collapse_report(model, data) -> dict[str, list]:
     rows = {name: [] for name in REPORT_COLUMNS}
     for out in model.features(X):
         ell = out.index
-        Z = out.post
         rows["layer"].append(ell)
         rows["kind"].append("linear" if out.linear else "nonlinear")
-        rows["width"].append(Z.shape[1])
-        rows["nc1"].append(nc1(Z, y, K))
-        rows["nc1_pinv"].append(nc1_pinv(Z, y, K))
-        rows["nc2"].append(nc2(Z, y, K))
-        rows["nc2_etf"].append(nc2_etf(Z, y, K))
-        rows["means_rank"].append(numerical_rank(class_means(Z, y, K)))
-        penultimate = ell == L - 1
-        rows["nc3"].append(nc3(Z, y, weights[-1]) if penultimate else None)
-        rows["nc3_distance"].append(nc3_distance(Z, y, weights[-1]) if penultimate else None)
+        rows["width"].append(out.post.shape[1])
+        metrics = layer_metrics(
+            out.post, y, K, W=weights[-1] if ell == L - 1 else None, pre=None if out.linear else out.pre
+        )
+        for name, value in metrics.items():
+            rows[name].append(value)
         has_next = ell < L
         rows["balancedness"].append(balancedness(weights[ell - 1], weights[ell]) if has_next else None)
         rows["balancedness_op"].append(balancedness_op(weights[ell - 1], weights[ell]) if has_next else None)
-        rows["negativity"].append(None if out.linear else negativity(out.pre))
     return rows
