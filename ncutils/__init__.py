@@ -39,5 +39,6 @@ from .theory import (
 )
 from .train import History, TrainConfig, TrainingDiverged, objective, train
 from .utils import pick_device, progress_enabled, seed_everything
+from .widgets import choice_slider, explorer
 
 __version__ = "0.1.0"

@@ -68,7 +68,7 @@ def show_matrix(A, ax=None, title: str = "", symmetric: bool = True):
     ax = ax if ax is not None else plt.gca()
     A = A.detach().cpu().numpy() if isinstance(A, torch.Tensor) else np.asarray(A)
     vmax = float(np.abs(A).max()) or 1.0
-    image = ax.imshow(A, vmin=-vmax if symmetric else None, vmax=vmax if symmetric else None, aspect="auto")
+    image = ax.imshow(A, vmin=-vmax if symmetric else None, vmax=vmax if symmetric else None)
     ax.set_title(title)
     ax.grid(False)
     ax.set_xticks([])

@@ -216,7 +216,7 @@ def train(model, data, config: TrainConfig, history: History | None = None) -> H
             optimizer.zero_grad(set_to_none=True)
             data_term = 0.5 * ((model(Xb) - Yb) ** 2).sum() / Xb.shape[0]
             if not torch.isfinite(data_term):
-                raise diverged(float(data_term), lr)
+                raise diverged(data_term.item(), lr)
             data_term.backward()
             optimizer.step()
             model.steps_trained += 1
