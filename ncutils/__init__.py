@@ -3,6 +3,7 @@
 Notebooks import only this module: ``import ncutils as nc``.
 """
 
+from .curvature import ntk_norm, sharpness
 from .data import Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
 from .metrics import (
     balancedness,
