@@ -25,7 +25,8 @@ from .metrics import (
     singular_values,
 )
 from .models import ACTIVATIONS, NCNet, smooth_leaky
-from .plotting import format_report, plot_metric, show_matrix, use_book_style
+from .plotting import plot_metric, show_matrix, use_book_style
+from .tables import assumption_table, conclusion_table, format_report, significant
 from .theory import (
     NC1Bound,
     balanced_factorization,

@@ -74,13 +74,3 @@ def show_matrix(A, ax=None, title: str = "", symmetric: bool = True):
     ax.set_xticks([])
     ax.set_yticks([])
     return image
-
-
-def format_report(report: dict, columns=None, digits: int = 4):
-    """The collapse report as a table rounded to ``digits`` significant digits (a pandas DataFrame)."""
-    import pandas as pd
-
-    frame = pd.DataFrame(report)
-    if columns is not None:
-        frame = frame[list(columns)]
-    return frame.map(lambda v: float(f"{v:.{digits}g}") if isinstance(v, float) else v).set_index("layer")

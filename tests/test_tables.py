@@ -1,0 +1,35 @@
+"""Printed tables: rounding and the row checks."""
+
+import math
+
+import pytest
+
+import ncutils as nc
+
+
+def test_significant_digits():
+    assert nc.significant(0.0123456) == "0.0123"
+    assert nc.significant(123456.0, 2) == "1.2e+05"
+    assert nc.significant(None) == "—"
+    assert nc.significant(True) == "yes" and nc.significant(False) == "NO"
+    assert nc.significant(math.inf) == "inf"
+    assert nc.significant(7) == "7"
+
+
+def test_assumption_and_conclusion_tables():
+    table = nc.assumption_table([("n1 >= N", 160, True), ("σ' >= γ", 0.1000001, True)])
+    assert table.to_dict("list") == {"assumption": ["n1 >= N", "σ' >= γ"], "measured": ["160", "0.1"], "holds?": ["yes", "yes"]}
+    table = nc.conclusion_table([("NC1", 0.0190, 0.0102, True)])
+    assert list(table.iloc[0]) == ["NC1", "0.019", "0.0102", "yes"]
+    with pytest.raises(ValueError, match="holds: bool"):
+        nc.assumption_table([("x", 1.0, 1)])
+    with pytest.raises(ValueError, match="inside: bool"):
+        nc.conclusion_table([("x", 1.0, 2.0)])
+
+
+def test_format_report_rounds_and_indexes_by_layer():
+    report = {"layer": [1, 2], "kind": ["nonlinear", "linear"], "nc1": [0.123456, math.inf], "nc3": [None, 0.987654]}
+    frame = nc.format_report(report, digits=3)
+    assert list(frame.index) == [1, 2]
+    assert frame.loc[1, "nc1"] == 0.123 and frame.loc[2, "nc1"] == math.inf
+    assert frame.loc[2, "nc3"] == 0.988
