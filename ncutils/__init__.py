@@ -26,6 +26,7 @@ from .metrics import (
 )
 from .models import ACTIVATIONS, NCNet, smooth_leaky
 from .plotting import plot_metric, show_matrix, use_book_style
+from .sweep import train_sweep
 from .tables import assumption_table, conclusion_table, format_report, significant
 from .theory import (
     NC1Bound,
