@@ -7,7 +7,7 @@ Objective (one-hot labels Y, N samples, all parameters θ):
 Full-batch GD (``batch_size=None``, ``momentum=0``, the theorems' setting) is
 θ ← θ − η (∇ data term + λ θ). Training continues from the model's current
 weights and keeps its dtype, so a float64 model trains in float64 and two
-calls of 500 steps equal one call of 1,000.
+calls of 500 steps equal one call of 1,000 (minibatches and momentum included).
 """
 
 from __future__ import annotations
@@ -151,15 +151,20 @@ def objective(model, X: torch.Tensor, Y: torch.Tensor, weight_decay: float) -> t
     return data_term + 0.5 * weight_decay * squared_norm, data_term
 
 
-def _batches(num_samples: int, batch_size: int | None, generator: torch.Generator):
-    """Endless stream of index batches: the full set, or shuffled epochs of minibatches."""
+def minibatch(step: int, num_samples: int, batch_size: int | None, seed: int) -> torch.Tensor | None:
+    """Indices of the minibatch used at global ``step`` (``None``: the full batch).
+
+    Each epoch is a fresh permutation drawn from (seed, epoch number) alone, so the
+    batch at a given step does not depend on how training was split into calls:
+    a run resumed from a checkpoint sees the same batches as an uninterrupted one.
+    """
     if batch_size is None or batch_size >= num_samples:
-        while True:
-            yield None
-    while True:
-        order = torch.randperm(num_samples, generator=generator)
-        for start in range(0, num_samples, batch_size):
-            yield order[start : start + batch_size]
+        return None
+    per_epoch = math.ceil(num_samples / batch_size)
+    epoch, position = divmod(step, per_epoch)
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(num_samples, generator=generator)
+    return order[position * batch_size : (position + 1) * batch_size]
 
 
 def train(model, data, config: TrainConfig, history: History | None = None) -> History:
@@ -176,11 +181,12 @@ def train(model, data, config: TrainConfig, history: History | None = None) -> H
     history.config = dataclasses.asdict(config)
     history.model = {"widths": list(model.widths), "L1": model.L1, "L2": model.L2, "activation": model.activation}
 
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-    generator = torch.Generator().manual_seed(config.seed + model.steps_trained)
-    batches = _batches(X.shape[0], config.batch_size, generator)
+    params = list(model.parameters())
+    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    buffers = getattr(model, "momentum_buffers", None)  # momentum carried over from the last call
+    if config.momentum and buffers is not None:
+        for p, buffer in zip(params, buffers):
+            optimizer.state[p]["momentum_buffer"] = buffer.to(p.device, p.dtype).clone()
     num_steps = config.num_steps(X.shape[0])
 
     def diverged(value, lr):
@@ -211,7 +217,7 @@ def train(model, data, config: TrainConfig, history: History | None = None) -> H
                 lr *= config.lr_drop_factor
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = next(batches)
+            batch = minibatch(model.steps_trained, X.shape[0], config.batch_size, config.seed)
             Xb, Yb = (X, Y) if batch is None else (X[batch], Y[batch])
             optimizer.zero_grad(set_to_none=True)
             data_term = 0.5 * ((model(Xb) - Yb) ** 2).sum() / Xb.shape[0]
@@ -229,4 +235,6 @@ def train(model, data, config: TrainConfig, history: History | None = None) -> H
         warnings.warn(f"training interrupted at step {model.steps_trained}; returning the history so far")
     finally:
         bar.close()
+        if config.momentum:
+            model.momentum_buffers = [optimizer.state[p].get("momentum_buffer", torch.zeros_like(p)).detach() for p in params]
     return history

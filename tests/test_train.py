@@ -1,12 +1,15 @@
 """Training: the objective, continuation, dtype, collapse under weight decay, failures."""
 
 import dataclasses
+import importlib
 import math
 
 import pytest
 import torch
 
 import ncutils as nc
+
+train_module = importlib.import_module("ncutils.train")  # (nc.train is the function)
 
 
 def small_problem(dtype=torch.float64, L2_widths=(16, 8), seed=0):
@@ -98,7 +101,7 @@ def test_divergence_is_a_clear_error_that_keeps_the_history():
 def test_interrupt_returns_the_history_so_far(monkeypatch):
     data, model = small_problem()
     calls = {"n": 0}
-    real_report = nc.train.__globals__["collapse_report"]
+    real_report = train_module.collapse_report
 
     def report_then_interrupt(model, data):
         calls["n"] += 1
@@ -106,7 +109,7 @@ def test_interrupt_returns_the_history_so_far(monkeypatch):
             raise KeyboardInterrupt
         return real_report(model, data)
 
-    monkeypatch.setitem(nc.train.__globals__, "collapse_report", report_then_interrupt)
+    monkeypatch.setattr(train_module, "collapse_report", report_then_interrupt)
     with pytest.warns(UserWarning, match="interrupted"):
         history = nc.train(model, data, nc.TrainConfig(lr=0.05, steps=50, record_every=10, progress=False))
     assert history.interrupted and history.steps == [0, 10]
@@ -154,3 +157,21 @@ def test_missing_gpu_is_a_clear_error():
     data, model = small_problem()
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         nc.train(model, data, nc.TrainConfig(steps=1, device="cuda", progress=False))
+
+
+def test_minibatch_sgd_with_momentum_continues_exactly():
+    data, a = small_problem()
+    _, b = small_problem()
+    config = nc.TrainConfig(lr=0.02, weight_decay=1e-3, steps=23, batch_size=5, momentum=0.9, record_every=0, progress=False)
+    nc.train(a, data, config)
+    nc.train(a, data, config)
+    nc.train(b, data, dataclasses.replace(config, steps=46))
+    for Wa, Wb in zip(a.weights(), b.weights()):
+        torch.testing.assert_close(Wa, Wb, rtol=0, atol=1e-13)
+
+
+def test_minibatches_cover_each_epoch_once():
+    batches = [train_module.minibatch(step, 24, 5, seed=3) for step in range(10)]
+    first_epoch, second_epoch = torch.cat(batches[:5]), torch.cat(batches[5:])
+    assert sorted(first_epoch.tolist()) == list(range(24)) == sorted(second_epoch.tolist())
+    assert not torch.equal(first_epoch, second_epoch)
