@@ -205,7 +205,8 @@ def train(model, data, config: TrainConfig, history: History | None = None) -> H
         history.loss.append(float(loss))
         history.data_loss.append(float(data_loss))
         history.reports.append(report)
-        bar.set_postfix(loss=f"{float(loss):.3g}", nc1=f"{report['nc1'][-2]:.3g}")
+        watched = -2 if len(report["nc1"]) > 1 else -1  # the penultimate layer, where there is one
+        bar.set_postfix(loss=f"{float(loss):.3g}", nc1=f"{report['nc1'][watched]:.3g}")
 
     bar = tqdm(total=num_steps, disable=not progress_enabled(config.progress), desc="train")
     try:
