@@ -42,7 +42,11 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def progress_enabled(progress: bool | None = None) -> bool:
-    """Progress bars are on by default and off when the ``CI`` variable is set."""
+    """Whether to draw progress bars: an explicit ``progress`` wins; otherwise on, unless the
+    ``CI`` variable is set or ``NCUTILS_PROGRESS`` is ``0``/``false``/``off`` (the book build
+    sets it, so the HTML pages carry no progress bars)."""
     if progress is not None:
         return bool(progress)
-    return os.environ.get("CI", "").lower() in ("", "0", "false", "no")
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        return False
+    return os.environ.get("NCUTILS_PROGRESS", "").lower() not in ("0", "false", "off", "no")

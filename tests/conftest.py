@@ -1,0 +1,24 @@
+"""Test-session environment, shared by the unit tests and by nbval's notebook kernels.
+
+The stored notebook outputs were made by ``tests/regenerate_notebooks.py`` with this same
+environment, so a local ``python -m pytest`` compares like with like:
+
+- ``CI=true``: ncutils' progress bars are off (a tqdm bar would be an extra output);
+- ``PYTHONHASHSEED=0``: the same hash seed in every kernel;
+- no ``MPLBACKEND``: each kernel picks matplotlib's inline backend, so figures are outputs,
+  as in the stored notebooks. This pytest process itself draws with Agg (headless).
+
+Kernels and pytest-xdist workers are started after this module runs and inherit its
+environment. pytest loads this file when an argument lies under ``tests/`` (the default
+``testpaths`` includes it); to check a single notebook, name a test file too, e.g.
+``python -m pytest tests/test_notebooks_stored.py book/neural_collapse.ipynb``.
+"""
+
+import os
+
+import matplotlib
+
+os.environ["CI"] = "true"
+os.environ["PYTHONHASHSEED"] = "0"
+os.environ.pop("MPLBACKEND", None)
+matplotlib.use("Agg")
