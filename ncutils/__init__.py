@@ -24,7 +24,21 @@ from .metrics import (
     operator_norm,
     singular_values,
 )
-from .models import ACTIVATIONS, NCNet, smooth_leaky
+from .experiments import (
+    Preset,
+    PresetError,
+    Variant,
+    by_variant,
+    final_metric,
+    get_preset,
+    history_of,
+    load_runs,
+    metric_curves,
+    plot_band,
+    results_dir,
+    run_preset,
+)
+from .models import ACTIVATIONS, NCNet, ResNet20Net, smooth_leaky
 from .plotting import plot_metric, show_matrix, use_book_style
 from .sweep import train_sweep
 from .tables import assumption_table, conclusion_table, format_report, significant

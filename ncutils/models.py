@@ -155,3 +155,137 @@ class NCNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"L1={self.L1}, L2={self.L2}, widths={self.widths}, activation={self.activation!r}"
+
+
+# ---------------------------------------------------------------- ResNet20 backbone + the same head
+
+class _BasicBlock(nn.Module):
+    """He et al.'s CIFAR block: two 3×3 convolutions with batch norm, ReLU, and a
+    parameter-free shortcut (option A: subsample and pad channels with zeros)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, dtype: torch.dtype):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, dtype=dtype)
+        self.bn1 = nn.BatchNorm2d(out_channels, dtype=dtype)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, dtype=dtype)
+        self.bn2 = nn.BatchNorm2d(out_channels, dtype=dtype)
+        self.stride = stride
+        self.pad = out_channels - in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x[:, :, :: self.stride, :: self.stride] if self.stride > 1 else x
+        if self.pad:
+            shortcut = F.pad(shortcut, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return torch.relu(out + shortcut)
+
+
+class ResNet20Net(nn.Module):
+    """ResNet20 (He et al. 2016, the CIFAR version) as a backbone, then the paper's head.
+
+    The backbone maps an image to 4·``base_width`` features (64 by default) by a 3×3
+    convolution, three stages of three basic blocks (widths w, 2w, 4w; stride 2 at
+    stages 2 and 3) and a global average pool. The head is an :class:`NCNet` on
+    those features: ``len(nonlinear_widths)`` ReLU layers then ``len(linear_widths) + 1``
+    linear layers, bias-free. The paper's E1 network is ResNet20 + 3 ReLU + 3 linear layers.
+
+    Inputs are rows, as everywhere in ncutils: ``X`` is N × (C·H·W) (how
+    :func:`ncutils.cifar10` returns images) and is reshaped to N×C×H×W.
+    ``features``, ``weights``, ``L1``, ``L2`` and ``widths`` are the head's, counted
+    from the head's first layer, so ``collapse_report`` and ``train`` treat this
+    model like an ``NCNet`` whose input is the backbone's output.
+
+    Batch norm: under autograd (training) it uses the batch's statistics; without
+    gradients (metrics, recorded losses) the backbone runs in evaluation mode with
+    the running statistics, over blocks of ``eval_chunk`` images, so measuring
+    50,000 images never holds all their activations at once.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        nonlinear_widths: Sequence[int] = (),
+        linear_widths: Sequence[int] = (),
+        activation: str = "relu",
+        in_channels: int = 3,
+        image_size: int = 32,
+        base_width: int = 16,
+        blocks_per_stage: int = 3,
+        seed: int | None = None,
+        dtype: torch.dtype = torch.float32,
+        eval_chunk: int = 1024,
+    ):
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("image_size", image_size), ("base_width", base_width),
+                            ("blocks_per_stage", blocks_per_stage), ("eval_chunk", eval_chunk)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if base_width % 2:
+            raise ValueError(f"base_width must be even (the shortcut pads channels), got {base_width!r}")
+        self.in_channels, self.image_size, self.eval_chunk = in_channels, image_size, eval_chunk
+        widths = [base_width, 2 * base_width, 4 * base_width]
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            layers = [nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False, dtype=dtype),
+                      nn.BatchNorm2d(base_width, dtype=dtype), nn.ReLU()]
+            channels = base_width
+            for stage, width in enumerate(widths):
+                for block in range(blocks_per_stage):
+                    stride = 2 if stage > 0 and block == 0 else 1
+                    layers.append(_BasicBlock(channels, width, stride, dtype))
+                    channels = width
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            self.backbone = nn.Sequential(*layers)
+            for module in self.backbone.modules():
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        self.head = NCNet(channels, nonlinear_widths, linear_widths, num_classes, activation=activation,
+                          seed=seed, dtype=dtype)
+        self.activation = activation
+        self.num_classes = num_classes
+        self.steps_trained = 0
+
+    # the head's bookkeeping, so that train() and collapse_report() see the same interface as NCNet
+    L1 = property(lambda self: self.head.L1)
+    L2 = property(lambda self: self.head.L2)
+    widths = property(lambda self: self.head.widths)  # n_0 = backbone features, …, n_L = K
+    layers = property(lambda self: self.head.layers)
+    num_layers = property(lambda self: self.head.num_layers)
+
+    def is_linear(self, index: int) -> bool:
+        return self.head.is_linear(index)
+
+    def backbone_features(self, X: torch.Tensor) -> torch.Tensor:
+        """The backbone's output, N × 4·base_width (rows = samples)."""
+        expected = self.in_channels * self.image_size * self.image_size
+        if X.dim() != 2 or X.shape[1] != expected:
+            raise ValueError(f"X must be N × {expected} (C·H·W = {self.in_channels}·{self.image_size}·{self.image_size}), "
+                             f"got shape {tuple(X.shape)}")
+        images = X.reshape(X.shape[0], self.in_channels, self.image_size, self.image_size)
+        if torch.is_grad_enabled():
+            return self.backbone(images)
+        was_training = self.backbone.training
+        self.backbone.eval()
+        try:
+            return torch.cat([self.backbone(images[i : i + self.eval_chunk]) for i in range(0, len(images), self.eval_chunk)])
+        finally:
+            self.backbone.train(was_training)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone_features(X))
+
+    def features(self, X: torch.Tensor) -> list[LayerOutput]:
+        """The head's layer outputs Z_1, …, Z_L (Z_0 is the backbone's output)."""
+        return self.head.features(self.backbone_features(X))
+
+    def weights(self) -> list[torch.Tensor]:
+        """The head's weight matrices (the convolutions are not part of the layer-wise metrics)."""
+        return self.head.weights()
+
+    def linear_weights(self) -> list[torch.Tensor]:
+        return self.head.linear_weights()
+
+    def extra_repr(self) -> str:
+        return f"ResNet20 backbone → head L1={self.L1}, L2={self.L2}, widths={self.widths}"
