@@ -94,6 +94,7 @@ class Preset:
     class_mean_layers: int = CLASS_MEAN_LAYERS  # the JSON keeps the final class means of this many last layers
     in_channels: int = 3  # resnet20 only
     image_size: int = 32
+    base_width: int = 16  # resnet20 only: channels of the first stage (16 in He et al.'s ResNet20)
     notes: str = ""
 
     def __post_init__(self):
@@ -186,7 +187,9 @@ def _mlp_backbone_depth(scale):
                   variants=_backbone_depth_variants(16, (2, 4), (8,), 0.05, 0.016), notes="tiny: for the tests")
 
 
-def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_channels, image_size, epochs):
+def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_channels, image_size, epochs,
+            laptop=None):
+    """A ResNet20 preset; ``laptop`` (a dict of Preset fields, or None) is its CPU version on MNIST."""
     def make(scale):
         common = dict(name=name, scale=scale, figure=figure, description=description, backbone="resnet20",
                       in_channels=in_channels, image_size=image_size)
@@ -196,7 +199,7 @@ def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_c
                           checkpoint_every=per_epoch * 250, seeds=5, batch_size=128, momentum=0.9,
                           variants=variants_paper, notes=UNREPORTED.replace("widths", "head widths (512)"))
         if scale == "laptop":
-            return None
+            return None if laptop is None else Preset(**{**common, **laptop})
         return Preset(**common, data="gaussian_images", per_class=3, steps=4, record_every=2, checkpoint_every=2,
                       seeds=1, variants=variants_tiny, notes="tiny: for the tests")
     return make
@@ -206,7 +209,15 @@ _resnet_layerwise = _resnet(
     "resnet_layerwise", "E1 (Figure 1 of the camera-ready)",
     "ResNet20 + 3 ReLU + 3 linear layers on CIFAR-10: NC1, NC2, balancedness, negativity per head layer",
     "cifar10", (Variant("main", (512,) * 3, (512,) * 2, 1e-3, 1e-3),),
-    (Variant("main", (8,), (8,), 0.01, 1e-3),), 3, 32, 5000)
+    (Variant("main", (8,), (8,), 0.01, 1e-3),), 3, 32, 5000,
+    laptop=dict(description="ResNet20 (half width) + 3 ReLU + 3 linear layers on MNIST: NC1, NC2, balancedness, "
+                            "negativity per head layer",
+                data="mnist_subset", per_class=50, in_channels=1, image_size=28, base_width=8, steps=2000,
+                record_every=100, checkpoint_every=500, seeds=2, batch_size=100, momentum=0.9,
+                variants=(Variant("main", (64,) * 3, (64,) * 2, 0.05, 5e-3),),
+                notes="CIFAR-10 is not shipped, so the laptop version trains on 500 images of the offline MNIST "
+                      "subset (one channel, 28×28), with a ResNet20 of half the usual width (8, 16, 32 channels), "
+                      "head widths 64, SGD (batch 100, momentum 0.9), η = 0.05, λ = 0.005, 2,000 steps."))
 _resnet_head_depth = _resnet(
     "resnet_head_depth", "E3 (Figure 2, bottom)",
     "ResNet20 + a linear head of depth L2 = 1…6 on CIFAR-10: final NC1, NC2",
@@ -280,7 +291,8 @@ def build_model(preset: Preset, variant: Variant, in_dim: int, num_classes: int,
                      activation=preset.activation, init_scales=scales, seed=seed, dtype=dtype)
     if preset.backbone == "resnet20":
         return ResNet20Net(num_classes, variant.nonlinear_widths, variant.linear_widths, activation=preset.activation,
-                           in_channels=preset.in_channels, image_size=preset.image_size, seed=seed, dtype=dtype)
+                           in_channels=preset.in_channels, image_size=preset.image_size,
+                           base_width=preset.base_width, seed=seed, dtype=dtype)
     raise PresetError(f"preset {preset.name!r} names an unknown backbone {preset.backbone!r}")
 
 
@@ -490,13 +502,13 @@ def estimate_flops(preset: Preset, num_samples: int) -> float:
     (forward + backward), plus one full-data forward (2×) per recorded step. An estimate, not a measurement."""
     total = 0.0
     for variant in preset.variants:
-        head_in = {"mlp": None, "resnet20": 64}[preset.backbone]
+        head_in = {"mlp": None, "resnet20": 4 * preset.base_width}[preset.backbone]
         in_dim = 784 if preset.data in ("mnist", "mnist_subset") else 3072 if preset.data == "cifar10" else 64
         widths = [head_in or in_dim, *variant.nonlinear_widths, *variant.linear_widths, 10]
         head = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
         backbone = 0.0
-        if preset.backbone == "resnet20":  # ≈ 41 M multiply-adds per 32×32 image (He et al. 2016)
-            backbone = 41e6 * (preset.image_size / 32) ** 2
+        if preset.backbone == "resnet20":  # ≈ 41 M multiply-adds per 32×32 image at width 16 (He et al. 2016)
+            backbone = 41e6 * (preset.image_size / 32) ** 2 * (preset.base_width / 16) ** 2
         per_sample = head + backbone
         batch = preset.batch_size or num_samples
         train_flops = 6 * per_sample * batch * preset.steps

@@ -57,6 +57,18 @@ def test_laptop_and_paper_presets_are_consistent():
     assert ex.estimate_gpu_hours(layerwise, 54_210) > 0
 
 
+def test_resnet_laptop_preset_runs_on_the_mnist_subset(tmp_path):
+    """The laptop ResNet preset, shrunk to two steps: one-channel 28×28 images, half-width ResNet20."""
+    laptop = ex.get_preset("resnet_layerwise", "laptop")
+    assert (laptop.data, laptop.in_channels, laptop.image_size, laptop.base_width) == ("mnist_subset", 1, 28, 8)
+    short = dataclasses.replace(laptop, per_class=2, batch_size=10, steps=2, record_every=1, checkpoint_every=1,
+                                seeds=1)
+    (output,) = ex.run_preset(short, out=tmp_path, progress=False)
+    history = ex.history_of(output.result)
+    assert history.steps == [0, 1, 2] and output.result["data"]["dim"] == 784
+    assert history.model["widths"] == [32, 64, 64, 64, 64, 64, 10]  # 4 × base_width features into the head
+
+
 # ---------------------------------------------------------------- errors
 
 def test_unknown_preset_and_scale():
@@ -65,7 +77,7 @@ def test_unknown_preset_and_scale():
     with pytest.raises(ex.PresetError, match="unknown scale 'huge'"):
         ex.get_preset("mlp_layerwise", "huge")
     with pytest.raises(ex.PresetError, match="no 'laptop' scale"):
-        ex.get_preset("resnet_layerwise", "laptop")
+        ex.get_preset("resnet_head_depth", "laptop")
 
 
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
