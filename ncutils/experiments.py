@@ -40,7 +40,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import data as datasets
-from .metrics import class_means
+from .metrics import class_means, nc1, nc2
 from .models import NCNet, ResNet20Net
 from .sweep import train_sweep
 from .train import History, TrainConfig, train
@@ -364,6 +364,18 @@ def _final_class_means(model, data, layers: int) -> dict:
             for out in outputs[-layers:]}
 
 
+def _backbone_final(model, data) -> dict | None:
+    """Final NC1 and NC2 of a ResNet's backbone output (the head's input, layer 0), which the
+    per-layer history does not cover; with a one-layer head it is the penultimate layer. None for an MLP."""
+    if not isinstance(model, ResNet20Net):
+        return None
+    weight = model.weights()[0]
+    X, y = data.X.to(weight.device, weight.dtype), data.y.to(weight.device)
+    with torch.no_grad():
+        Z = model.backbone_features(X)
+    return {"nc1": float(nc1(Z, y)), "nc2": float(nc2(Z, y))}
+
+
 def _finished_runs(preset: Preset, variant: Variant, seeds: Sequence[int], out) -> list[RunOutput] | None:
     """The JSON results of this exact (preset, variant, seeds), if all of them exist; else None."""
     expected = json.loads(json.dumps({"preset_config": dataclasses.asdict(preset),
@@ -462,6 +474,7 @@ def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *,
             "seconds": seconds / len(seeds), "vectorised_over_seeds": vectorised,
             "history": history.to_dict(),
             "class_means": _final_class_means(model, data, preset.class_mean_layers),
+            "backbone_final": _backbone_final(model, data),
         }
         path = run_path(out, preset.name, variant.label, seed)
         write_json_atomic(path, result)

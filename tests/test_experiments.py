@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -38,6 +39,11 @@ def test_each_preset_runs_tiny(name, tmp_path):
         L = len(history.final["layer"])
         assert sorted(map(int, run["class_means"])) == list(range(max(1, L - preset.class_mean_layers + 1), L + 1))
         assert all(len(m) == run["data"]["num_classes"] for m in run["class_means"].values())
+        if preset.backbone == "resnet20":  # the backbone's output (layer 0) is measured at the end
+            assert set(run["backbone_final"]) == {"nc1", "nc2"}
+            assert all(math.isfinite(v) and v >= 0 for v in run["backbone_final"].values())
+        else:
+            assert run["backbone_final"] is None
     assert not list(tmp_path.rglob("*.pt")), "checkpoints are removed once a variant has finished"
 
 
@@ -176,7 +182,10 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch, momentum,
         assert ha.loss == pytest.approx(hb.loss, rel=0, abs=1e-10)
         for name in ("nc1", "nc2", "balancedness"):
             assert ha.metric(name, 2) == pytest.approx(hb.metric(name, 2), rel=0, abs=1e-10)
-        assert a.result["class_means"] == pytest.approx(b.result["class_means"], abs=1e-10)
+        assert a.result["class_means"].keys() == b.result["class_means"].keys()
+        for layer, means in a.result["class_means"].items():
+            torch.testing.assert_close(torch.tensor(means), torch.tensor(b.result["class_means"][layer]),
+                                       rtol=0, atol=1e-10)
 
     # resuming a finished preset trains nothing and returns the stored results
     again = ex.run_preset(preset, out=tmp_path / "split", resume=True, progress=False)
