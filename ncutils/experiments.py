@@ -352,12 +352,17 @@ def _fingerprint(preset: Preset, variant: Variant, seeds: Sequence[int]) -> dict
     return {"preset": dataclasses.asdict(preset), "variant": dataclasses.asdict(variant), "seeds": list(seeds)}
 
 
+def _data_like_model(model, data) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(X, y)`` on the model's device, ``X`` in its dtype."""
+    weight = model.weights()[0]
+    return data.X.to(weight.device, weight.dtype), data.y.to(weight.device)
+
+
 def _final_class_means(model, data, layers: int) -> dict:
     """Class means (K × n_ℓ, float64) of the last ``layers`` layers after training."""
     if layers == 0:
         return {}
-    weight = model.weights()[0]
-    X, y = data.X.to(weight.device, weight.dtype), data.y.to(weight.device)
+    X, y = _data_like_model(model, data)
     with torch.no_grad():
         outputs = model.features(X)
     return {str(out.index): class_means(out.post, y, data.num_classes).cpu().tolist()
@@ -369,8 +374,7 @@ def _backbone_final(model, data) -> dict | None:
     per-layer history does not cover; with a one-layer head it is the penultimate layer. None for an MLP."""
     if not isinstance(model, ResNet20Net):
         return None
-    weight = model.weights()[0]
-    X, y = data.X.to(weight.device, weight.dtype), data.y.to(weight.device)
+    X, y = _data_like_model(model, data)
     with torch.no_grad():
         Z = model.backbone_features(X)
     return {"nc1": float(nc1(Z, y)), "nc2": float(nc2(Z, y))}
