@@ -15,7 +15,7 @@ printed numbers, and a GPU changes their last digits.
 from __future__ import annotations
 
 import argparse
-import os
+import runpy
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -56,10 +56,8 @@ def toc_notebooks() -> list[Path]:
 
 
 def set_environment() -> None:
-    """The environment nbval's kernels get from tests/conftest.py; kernels inherit it."""
-    os.environ["CI"] = "true"
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.environ.pop("MPLBACKEND", None)
+    """The environment nbval's kernels get: run tests/conftest.py itself (kernels inherit it)."""
+    runpy.run_path(str(Path(__file__).with_name("conftest.py")))
 
 
 def strip_volatile(nb: nbformat.NotebookNode) -> None:
