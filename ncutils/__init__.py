@@ -13,6 +13,7 @@ from .metrics import (
     condition_number,
     imbalance,
     layer_metrics,
+    means_condition_number,
     nc1,
     nc1_pinv,
     nc2,

@@ -187,13 +187,33 @@ def _etf_distance(centred):
     return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
 
 
+def means_condition_number(means: torch.Tensor, rtol: float = DEFAULT_RTOL) -> float:
+    """κ over all K singular values of the K×p class-mean matrix: s_1 / s_K, or ``inf`` below rank K.
+
+    Unlike ``condition_number``, which measures a matrix on its range, this is NC2's
+    definition: class means of rank below K (s_K ≤ rtol · s_1, or fewer than K
+    dimensions, p < K) are not an orthogonal frame of K directions, whatever their
+    shape inside a smaller space, and get ``inf`` (the low-rank failure of NC2).
+    """
+    if not rtol > 0:
+        raise ValueError(f"rtol must be positive, got {rtol!r}")
+    means = _as64(means, "means")
+    s = torch.linalg.svdvals(means)
+    K = means.shape[0]
+    if len(s) < K or not s[K - 1] > rtol * s[0]:
+        return math.inf
+    return float(s[0] / s[K - 1])
+
+
 def nc2(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, rtol: float = DEFAULT_RTOL) -> float:
-    """NC2 = κ(M), M the K×p matrix of *uncentred* class means (→ 1).
+    """NC2 = κ(M) = s_1(M) / s_K(M), M the K×p matrix of *uncentred* class means (→ 1).
 
     Without biases and with MSE loss the collapsed class means form an
     orthogonal frame (equal norms, pairwise orthogonal), whose κ is exactly 1.
+    κ is taken over all K singular values: means of rank below K give ``inf``
+    (see ``means_condition_number``; ``numerical_rank`` of the means says which rank).
     """
-    return condition_number(class_means(Z, y, num_classes), rtol)
+    return means_condition_number(class_means(Z, y, num_classes), rtol)
 
 
 def nc2_etf(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> float:
@@ -242,7 +262,7 @@ def layer_metrics(Z, y, num_classes=None, W=None, pre=None, rtol: float = DEFAUL
     return {
         "nc1": nc1_value,
         "nc1_pinv": nc1_pinv_value,
-        "nc2": condition_number(means, rtol),
+        "nc2": means_condition_number(means, rtol),
         "nc2_etf": _etf_distance(centred),
         "means_rank": numerical_rank(means, rtol),
         "nc3": nc3_value,

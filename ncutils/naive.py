@@ -53,8 +53,11 @@ def condition_number(A, rtol=1e-8):
     return s[0] / s[-1]
 
 
-def nc2(Z, y, K):
-    return condition_number(class_means(Z, y, K))
+def nc2(Z, y, K, rtol=1e-8):
+    s = np.linalg.svd(class_means(Z, y, K), compute_uv=False)
+    if len(s) < K or not s[K - 1] > rtol * s[0]:
+        return np.inf  # rank below K: not a frame of K directions
+    return s[0] / s[K - 1]
 
 
 def nc2_etf(Z, y, K):

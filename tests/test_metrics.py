@@ -51,6 +51,32 @@ def test_orthogonal_frame_means_have_nc2_one():
     assert nc.nc2(Z, labels()) == pytest.approx(1.0, abs=1e-12)
 
 
+def test_rank_deficient_means_have_infinite_nc2():
+    """Class means of rank below K are not a frame of K directions: NC2 is inf, never a small number.
+
+    Reproduce: python -m pytest tests/test_metrics.py -k rank_deficient
+    """
+    frame = orthogonal(p)[:K]
+    collapsed = frame.clone()
+    collapsed[-1] = frame[0]  # two classes share a mean: rank K - 1, an orthogonal frame of K - 1 means
+    Z, y = collapsed[labels()] + 0.0, labels()
+    assert nc.numerical_rank(nc.class_means(Z, y)) == K - 1
+    assert nc.condition_number(nc.class_means(Z, y)) == pytest.approx(math.sqrt(2))  # on its range: looks fine
+    assert nc.nc2(Z, y) == math.inf
+    assert naive.nc2(Z.numpy(), y.numpy(), K) == math.inf
+    report = nc.layer_metrics(Z, y)
+    assert report["nc2"] == math.inf and report["means_rank"] == K - 1
+    # fewer feature dimensions than classes: at most rank p < K
+    narrow = torch.randn(K, 2, dtype=torch.float64)[labels()]
+    assert nc.nc2(narrow, y) == math.inf
+
+
+def test_nc2_is_ratio_of_first_to_kth_singular_value():
+    s = torch.tensor([5.0, 3.0, 2.0, 0.5], dtype=torch.float64)
+    means = torch.diag(s) @ orthogonal(p)[:K]
+    assert nc.nc2(means[labels()], labels()) == pytest.approx(10.0, rel=1e-12)
+
+
 def test_simplex_etf_means_have_zero_etf_distance():
     Z = (simplex_etf(K, p) + 7.0)[labels()]  # a global shift does not matter: means are centred
     assert nc.nc2_etf(Z, labels()) == pytest.approx(0.0, abs=1e-12)
@@ -192,3 +218,36 @@ def test_collapse_report_has_one_row_per_layer():
     assert report["nc1"][1] == nc.nc1(outputs[1].post, data.y)
     assert report["nc3"][2] == nc.nc3(outputs[2].post, data.y, model.weights()[-1])
     assert report["negativity"][0] == nc.negativity(outputs[0].pre)
+
+
+# ---------------------------------------------------------------- properties (Hypothesis)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    classes=st.integers(2, 6),
+    extra_dims=st.integers(-2, 4),
+    rank_drop=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_nc2_is_finite_exactly_when_the_means_have_rank_k(classes, extra_dims, rank_drop, seed):
+    """NC2 is finite iff the K class means span K dimensions, and then equals s_1/s_K (float64 reference)."""
+    dims = max(1, classes + extra_dims)
+    g = torch.Generator().manual_seed(seed)
+    rank = max(1, min(classes, dims) - rank_drop)
+    means = torch.randn(classes, rank, generator=g, dtype=torch.float64) @ torch.randn(
+        rank, dims, generator=g, dtype=torch.float64
+    )
+    y = labels(classes, 3)
+    Z = means[y] + 0.0
+    value = nc.nc2(Z, y)
+    s = np.linalg.svd(means.numpy(), compute_uv=False)
+    if rank < classes:
+        assert value == math.inf
+    else:
+        assert value == pytest.approx(s[0] / s[classes - 1], rel=1e-9)
+        assert value == pytest.approx(naive.nc2(Z.numpy(), y.numpy(), classes), rel=1e-9)
+    assert nc.layer_metrics(Z, y)["means_rank"] == rank
