@@ -44,11 +44,13 @@ from .plotting import plot_metric, show_matrix, use_book_style
 from .sweep import train_sweep
 from .tables import assumption_table, conclusion_table, format_report, significant
 from .theory import (
+    HeadFromFeatures,
     NC1Bound,
     balanced_factorization,
     balanced_kappa,
     data_gradients,
     gd_balancedness_step,
+    head_from_features,
     head_product,
     imbalance_decay,
     nc1_bound,

@@ -66,11 +66,69 @@ def balanced_factorization(product: torch.Tensor, widths: Sequence[int]) -> list
 def schatten_cost(singular: torch.Tensor, depth: int) -> float:
     """L2 · Σ_i s_i^{2/L2}: the least (λ/2-free) weight-decay cost ‖θ_head‖² of writing a
     matrix with singular values s as a product of ``depth`` = L2 matrices (reached by
-    the balanced factorisation). For depth ≥ 2 it favours few, equal singular values."""
+    the balanced factorisation). For depth ≥ 2 each term s^{2/L2} is concave in s, so the
+    cost rewards dropping small singular values (low rank), not equalising them."""
     if not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be a positive int, got {depth!r}")
     s = singular.detach().to(torch.float64)
     return float(depth * (s ** (2.0 / depth)).sum())
+
+
+# ---------------------------------------------------------------- the head from the features before it
+
+@dataclass(frozen=True)
+class HeadFromFeatures:
+    """Measured pieces of our bound on κ(W_{L:L1+1}) from the conditioning of Z_{L1}, and the bound.
+
+    κ(W_{L:L1+1}) ≤ (κ(Z_{L1}) (s_1(Y) + ε) + δ s_max(Z_{L1})) / (s_K(Y) − ε)   when ε < s_K(Y),
+    with ε = ‖Z_L − Y‖_op and δ = ‖W_{L:L1+1} P⊥‖_op, P⊥ the projector onto the directions the
+    features Z_{L1} never take (δ = 0 at every critical point with weight decay > 0).
+    """
+
+    kappa_features: float  # κ(Z_{L1}) over its non-zero singular values (the abstract's quantity)
+    features_rank: int  # how many singular values of Z_{L1} count as non-zero
+    s_max_features: float  # s_max(Z_{L1})
+    s_min_features: float  # smallest non-zero singular value of Z_{L1}
+    kappa_head: float  # κ(W_{L:L1+1}), measured
+    eps: float  # ‖Z_L − Y‖_op, with Z_L = Z_{L1} W_{L:L1+1}ᵀ (rows)
+    leak: float  # δ = ‖W_{L:L1+1} P⊥‖_op
+    y_min: float  # s_K(Y) (√n for K balanced classes of n)
+    y_max: float  # s_1(Y)
+    bound: float  # inf when ε ≥ s_K(Y): the bound then says nothing
+
+
+@torch.no_grad()
+def head_from_features(features: torch.Tensor, head: Sequence[torch.Tensor], targets: torch.Tensor,
+                       rtol: float = DEFAULT_RTOL) -> HeadFromFeatures:
+    """Evaluate our bound on κ of the head's product from κ of the features before the head.
+
+    ``features``: Z_{L1} as N×p rows; ``head``: the linear layers in forward order;
+    ``targets``: the N×K one-hot matrix (Yᵀ in the book's column convention).
+    """
+    Z = _as64(features, "features")
+    H = head_product(head).to(Z.device)
+    Y = _as64(targets, "targets").to(Z.device)
+    if H.shape[1] != Z.shape[1] or Y.shape != (Z.shape[0], H.shape[0]):
+        raise ValueError(
+            f"need features N×p, head product K×p and targets N×K; got {tuple(Z.shape)}, {tuple(H.shape)}, {tuple(Y.shape)}"
+        )
+    _, sigma, Vh = torch.linalg.svd(Z, full_matrices=False)
+    if sigma[0] == 0:
+        raise ValueError("features is the zero matrix: its conditioning is undefined")
+    rank = int((sigma > rtol * sigma[0]).sum())
+    V = Vh[:rank]  # an orthonormal basis of the span of the feature vectors (rows)
+    leak = float(torch.linalg.matrix_norm(H - (H @ V.T) @ V, ord=2))
+    eps = float(torch.linalg.matrix_norm(Z @ H.T - Y, ord=2))
+    y = torch.linalg.svdvals(Y)
+    y_max, y_min = float(y[0]), float(y[H.shape[0] - 1])
+    s_max, s_min = float(sigma[0]), float(sigma[rank - 1])
+    kappa_features = s_max / s_min
+    margin = y_min - eps
+    bound = (kappa_features * (y_max + eps) + leak * s_max) / margin if margin > 0 else math.inf
+    return HeadFromFeatures(
+        kappa_features=kappa_features, features_rank=rank, s_max_features=s_max, s_min_features=s_min,
+        kappa_head=condition_number(H, rtol), eps=eps, leak=leak, y_min=y_min, y_max=y_max, bound=bound,
+    )
 
 
 # ---------------------------------------------------------------- gradient descent and balancedness

@@ -115,3 +115,63 @@ def test_nc1_bound_pieces_and_limits():
     _, model = trained(steps=0, L2_widths=())
     with pytest.raises(ValueError, match="L2 >= 2"):
         nc.nc1_bound_for(model, nc.gaussian_mixture(3, 8, 10))
+
+
+# ---------------------------------------------------------------- the head from the features before it
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def one_hot(K, n):
+    return torch.nn.functional.one_hot(torch.arange(K).repeat_interleave(n), K).to(torch.float64)
+
+
+def test_head_from_features_is_tight_for_collapsed_features():
+    """Z_{L1} = Y D Q (every sample on its class mean, means with singular values D) and the
+    least-norm head: κ(head) = κ(Z_{L1}) exactly, and the bound is attained."""
+    K, n, p = 4, 5, 9
+    Y = one_hot(K, n)
+    D = torch.diag(torch.tensor([3.0, 2.0, 1.5, 0.5], dtype=torch.float64))
+    Q = torch.linalg.qr(torch.randn(p, p, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))[0][:K]
+    Z = Y @ D @ Q
+    H = (torch.linalg.pinv(Z) @ Y).T  # K×p, Z Hᵀ = Y
+    result = nc.head_from_features(Z, [H], Y)
+    assert result.features_rank == K and result.eps < 1e-12 and result.leak < 1e-12
+    assert result.kappa_features == pytest.approx(6.0, rel=1e-12)
+    assert result.kappa_head == pytest.approx(6.0, rel=1e-12)
+    assert result.bound == pytest.approx(6.0, rel=1e-9)
+
+
+def test_head_from_features_sees_weight_outside_the_features():
+    K, n, p = 3, 4, 8
+    Y = one_hot(K, n)
+    Z = torch.cat([Y, torch.zeros(K * n, p - K, dtype=torch.float64)], 1)  # features in the first K coordinates
+    H = torch.cat([torch.eye(K, dtype=torch.float64), torch.zeros(K, p - K, dtype=torch.float64)], 1)
+    H[0, -1] = 5.0  # weight on a direction the features never take: outputs unchanged, κ(head) grows
+    result = nc.head_from_features(Z, [H], Y)
+    assert result.eps < 1e-12 and result.leak == pytest.approx(5.0, rel=1e-12)
+    assert result.kappa_head > 5 and result.kappa_head <= result.bound
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    K=st.integers(2, 5), n=st.integers(2, 5), extra=st.integers(0, 6),
+    noise=st.floats(0.0, 0.3), leak=st.floats(0.0, 2.0), depth=st.integers(1, 3), seed=st.integers(0, 2**16),
+)
+def test_head_from_features_bound_holds(K, n, extra, noise, leak, depth, seed):
+    """κ(W_{L:L1+1}) ≤ bound for features of any spectrum, heads that interpolate up to noise,
+    with weight outside the features' span, written as a product of 1–3 matrices."""
+    g = torch.Generator().manual_seed(seed)
+    N, p = K * n, K + extra + 3
+    Y = one_hot(K, n)
+    rank = min(N, K + extra)
+    Z = torch.randn(N, rank, generator=g, dtype=torch.float64) @ torch.randn(rank, p, generator=g, dtype=torch.float64)
+    H = (torch.linalg.pinv(Z) @ Y).T + noise * torch.randn(K, p, generator=g, dtype=torch.float64)
+    _, _, Vh = torch.linalg.svd(Z, full_matrices=True)
+    outside = Vh[rank:]  # directions the features never take
+    if len(outside):
+        H = H + leak * torch.randn(K, len(outside), generator=g, dtype=torch.float64) @ outside
+    head = nc.balanced_factorization(H, [p] + [max(K, p)] * (depth - 1) + [K]) if depth > 1 else [H]
+    result = nc.head_from_features(Z, head, Y)
+    assert result.kappa_head <= result.bound * (1 + 1e-9)
