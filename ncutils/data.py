@@ -1,6 +1,6 @@
 """Class-balanced data sets, all of one type: :class:`Dataset`.
 
-The paper's results are about a class-balanced training set: K classes with n
+The book's results are about a class-balanced training set: K classes with n
 samples each, ordered class by class so that the label matrix is
 Y = I_K ⊗ 1_nᵀ. Every constructor here returns exactly that shape of data:
 

@@ -2,8 +2,9 @@
 
     x ↦ σ(W_1 x) ↦ … ↦ σ(W_{L1} ·) ↦ W_{L1+1} · ↦ … ↦ W_L ·      (L = L1 + L2)
 
-No biases anywhere (the theorems' setting), so the class means of a collapsed
-network form an orthogonal frame rather than a simplex ETF.
+No biases anywhere (the setting second-hand summaries give for the theorems), so
+the class means of a collapsed network form an orthogonal frame rather than a
+simplex ETF.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ LOG2 = math.log(2.0)
 def smooth_leaky(x: torch.Tensor) -> torch.Tensor:
     """σ(x) = 0.1 x + 0.9 (softplus(x) − log 2).
 
-    Smooth, σ(0) = 0 and σ'(x) = 0.1 + 0.9 sigmoid(x) ∈ [0.1, 1]: the derivative
-    bound σ' ∈ [γ, 1] (here γ = 0.1) that the gradient-descent theorem assumes.
+    Our choice, not the paper's: smooth, σ(0) = 0 and σ'(x) = 0.1 + 0.9 sigmoid(x) ∈ [0.1, 1],
+    so it meets the slope condition σ' ∈ [γ, 1] (here γ = 0.1) that second-hand summaries
+    give for the paper's gradient-descent theorem.
     """
     return 0.1 * x + 0.9 * (F.softplus(x) - LOG2)
 
@@ -188,7 +190,8 @@ class ResNet20Net(nn.Module):
     convolution, three stages of three basic blocks (widths w, 2w, 4w; stride 2 at
     stages 2 and 3) and a global average pool. The head is an :class:`NCNet` on
     those features: ``len(nonlinear_widths)`` ReLU layers then ``len(linear_widths) + 1``
-    linear layers, bias-free. The paper's E1 network is ResNet20 + 3 ReLU + 3 linear layers.
+    linear layers, bias-free. Second-hand summaries describe the paper's ResNet figure as
+    ResNet20 + 3 ReLU + 3 linear layers.
 
     Inputs are rows, as everywhere in ncutils: ``X`` is N × (C·H·W) (how
     :func:`ncutils.cifar10` returns images) and is reshaped to N×C×H×W.
