@@ -38,6 +38,8 @@ from .experiments import (
     plot_band,
     results_dir,
     run_preset,
+    seed_band,
+    seed_mean_std,
 )
 from .models import ACTIVATIONS, NCNet, ResNet20Net, smooth_leaky
 from .plotting import plot_metric, show_matrix, use_book_style

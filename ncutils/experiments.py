@@ -3,11 +3,14 @@
     python -m ncutils list                              # presets, one line each
     python -m ncutils run mlp_layerwise --scale laptop  # one preset → results/mlp_layerwise/*.json
 
-A *preset* is one figure of the paper (digest §4.2, E1–E6) at one *scale*:
+A *preset* is one figure of the paper at one *scale*. Which figure, and with which
+settings, is known to us for one figure from its caption (Figure 1 of arXiv v1: the 9-layer
+MLP on MNIST, λ = 0.0018, η = 0.001, 5 runs) and for the others only from second-hand
+summaries of the paper, not checked against its text; each preset's ``figure`` says which.
 
-* ``paper``: the paper's settings where they are reported (full MNIST / CIFAR-10 read
-  from local files, GPU expected); what the paper does not report (widths, optimizer,
-  batch size) is our choice and says so in the preset's ``notes``;
+* ``paper``: the paper's settings where the caption or the summaries report them (full MNIST /
+  CIFAR-10 read from local files, GPU expected); what they do not report (widths, optimizer,
+  batch size, the learning-rate schedule) is our choice and says so in the preset's ``notes``;
 * ``laptop``: the same experiment, shrunk to finish in minutes on 2 CPU cores
   (the offline 5,000-image MNIST subset, smaller widths, full-batch GD, fewer steps);
 * ``tiny``: a few steps on a Gaussian mixture, for the tests (same code path).
@@ -75,7 +78,7 @@ class Preset:
 
     name: str
     scale: str
-    figure: str  # which figure of the paper (digest §4.2 id)
+    figure: str  # which figure of the paper, with the status of that identification (verified / second-hand)
     description: str
     data: str  # mnist_subset | digits | mnist | cifar10 | gaussian | gaussian_images
     per_class: int | None
@@ -125,18 +128,22 @@ def _backbone_depth_variants(width, depths, linear, lr, wd_times_depth):
                  for depth in depths)
 
 
-UNREPORTED = ("Not reported by the paper (digest §4.2) and chosen by us: widths, optimizer (SGD, momentum 0.9), "
-              "batch size 128, the learning-rate drop ×0.1 at 80% of training.")
+SECOND_HAND = "second-hand summaries of the paper (not checked against its text)"
+UNREPORTED = ("Given neither by the v1 caption nor by the summaries, and chosen by us: widths, optimizer (SGD, "
+              "momentum 0.9), batch size 128, the learning-rate drop ×0.1 at 80% of training (the summaries say "
+              "only that the paper lowers the learning rate after about 80% of training).")
 
 
 def _mlp_layerwise(scale):
-    common = dict(name="mlp_layerwise", scale=scale, figure="E5 (appendix figure; Figure 1 of arXiv v1)",
+    common = dict(name="mlp_layerwise", scale=scale, figure="Figure 1 of arXiv v1 (verified caption)",
                   description="9-layer MLP (5 ReLU + 4 linear) on MNIST: NC1, NC2, balancedness, negativity per layer",
                   backbone="mlp")
-    if scale == "paper":  # [S] wd 0.0018, lr 0.001, 10,000 epochs, 5 runs
+    if scale == "paper":  # λ 0.0018, η 0.001, 5 runs: the v1 caption (verified); 10,000 epochs: second-hand
         return Preset(**common, data="mnist", per_class=None, steps=10_000 * 424, record_every=424 * 100,
                       checkpoint_every=424 * 500, seeds=5, batch_size=128, momentum=0.9,
-                      variants=(Variant("main", (1024,) * 5, (1024,) * 3, 1e-3, 1.8e-3),), notes=UNREPORTED)
+                      variants=(Variant("main", (1024,) * 5, (1024,) * 3, 1e-3, 1.8e-3),),
+                      notes="λ = 0.0018, η = 0.001 and 5 runs: the caption of Figure 1 of arXiv v1 (verified); "
+                            f"5 ReLU + 4 linear layers and 10,000 epochs: {SECOND_HAND}. " + UNREPORTED)
     if scale == "laptop":
         return Preset(**common, data="mnist_subset", per_class=50, steps=4000, record_every=200,
                       checkpoint_every=1000, seeds=3,
@@ -149,14 +156,15 @@ def _mlp_layerwise(scale):
 
 
 def _mlp_head_depth(scale):
-    common = dict(name="mlp_head_depth", scale=scale, figure="E2 (Figure 2, top)",
+    common = dict(name="mlp_head_depth", scale=scale, figure="Figure 2, top (second-hand)",
                   description="MLP with 5 ReLU layers and a linear head of depth L2 = 1…6 on MNIST: final NC1, NC2",
                   backbone="mlp")
-    if scale == "paper":  # [S] wd ∈ {1e-3, 4e-3}, lr 1e-3
+    if scale == "paper":  # λ ∈ {1e-3, 4e-3}, η 1e-3: second-hand
         return Preset(**common, data="mnist", per_class=None, steps=5_000 * 424, record_every=424 * 100,
                       checkpoint_every=424 * 500, seeds=5, batch_size=128, momentum=0.9,
                       variants=_head_depth_variants((1024,) * 5, 1024, range(1, 7), 1e-3, (1e-3, 4e-3)),
-                      notes=UNREPORTED + " Epochs (5,000) are ours too.")
+                      notes=f"λ ∈ {{1e-3, 4e-3}}, η = 1e-3 and heads of 1 to 5 linear layers: {SECOND_HAND}. "
+                            + UNREPORTED + " The sixth head depth and the epochs (5,000) are ours too.")
     if scale == "laptop":
         return Preset(**common, data="digits", per_class=50, steps=3000, record_every=500,
                       checkpoint_every=1000, seeds=3,
@@ -168,27 +176,29 @@ def _mlp_head_depth(scale):
 
 
 def _mlp_backbone_depth(scale):
-    common = dict(name="mlp_backbone_depth", scale=scale, figure="E4 (Figure 3)",
+    common = dict(name="mlp_backbone_depth", scale=scale, figure="Figure 3 (second-hand)",
                   description="MLP backbone of depth L1 = 4…12, λ = 0.016/L: balancedness and negativity of the ReLU layers",
                   backbone="mlp")
-    if scale == "paper":  # [S] lr ∈ {1e-3, 2e-3}, wd = 0.016 / L
+    if scale == "paper":  # η ∈ {1e-3, 2e-3}, λ = 0.016 / L: second-hand
         return Preset(**common, data="mnist", per_class=None, steps=5_000 * 424, record_every=424 * 100,
                       checkpoint_every=424 * 500, seeds=5, batch_size=128, momentum=0.9,
                       variants=_backbone_depth_variants(1024, range(4, 13, 2), (1024,) * 2, 1e-3, 0.016),
-                      notes=UNREPORTED + " Epochs (5,000) and a 3-layer linear head are ours too.")
+                      notes=f"λ = 0.016/L and η = 1e-3 (of the 1e-3 and 2e-3 they give): {SECOND_HAND}. "
+                            + UNREPORTED + " Epochs (5,000) and a 3-layer linear head are ours too.")
     if scale == "laptop":
         return Preset(**common, data="digits", per_class=50, steps=3000, record_every=500,
                       checkpoint_every=1000, seeds=3,
                       variants=_backbone_depth_variants(64, (4, 6, 8, 10, 12), (32,) * 2, 0.1, 0.016 * 4),
                       class_mean_layers=0,
                       notes="Full-batch GD on 500 of scikit-learn's 8×8 digits; width 64 (ReLU) and 32 (linear); "
-                            "η = 0.1 and λ = 0.064/L (4× the paper's 0.016/L, so that 3,000 steps get somewhere).")
+                            "η = 0.1 and λ = 0.064/L (4× the 0.016/L that second-hand summaries give for the "
+                            "paper's figure, so that 3,000 steps get somewhere).")
     return Preset(**common, data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2,
                   variants=_backbone_depth_variants(16, (2, 4), (8,), 0.05, 0.016), notes="tiny: for the tests")
 
 
 def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_channels, image_size, epochs,
-            laptop=None):
+            sources, laptop=None):
     """A ResNet20 preset; ``laptop`` (a dict of Preset fields, or None) is its CPU version on MNIST."""
     def make(scale):
         common = dict(name=name, scale=scale, figure=figure, description=description, backbone="resnet20",
@@ -197,7 +207,8 @@ def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_c
             per_epoch = 391 if data == "cifar10" else 424
             return Preset(**common, data=data, per_class=None, steps=epochs * per_epoch, record_every=per_epoch * 50,
                           checkpoint_every=per_epoch * 250, seeds=5, batch_size=128, momentum=0.9,
-                          variants=variants_paper, notes=UNREPORTED.replace("widths", "head widths (512)"))
+                          variants=variants_paper,
+                          notes=sources + " " + UNREPORTED.replace("widths", "head widths (512)"))
         if scale == "laptop":
             return None if laptop is None else Preset(**{**common, **laptop})
         return Preset(**common, data="gaussian_images", per_class=3, steps=4, record_every=2, checkpoint_every=2,
@@ -206,10 +217,11 @@ def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_c
 
 
 _resnet_layerwise = _resnet(
-    "resnet_layerwise", "E1 (Figure 1 of the camera-ready)",
+    "resnet_layerwise", "Figure 1 of the camera-ready (second-hand)",
     "ResNet20 + 3 ReLU + 3 linear layers on CIFAR-10: NC1, NC2, balancedness, negativity per head layer",
     "cifar10", (Variant("main", (512,) * 3, (512,) * 2, 1e-3, 1e-3),),
     (Variant("main", (8,), (8,), 0.01, 1e-3),), 3, 32, 5000,
+    f"η = λ = 1e-3, 5,000 epochs, 3 ReLU + 3 linear layers after the ResNet20: {SECOND_HAND}.",
     laptop=dict(description="ResNet20 (half width) + 3 ReLU + 3 linear layers on MNIST: NC1, NC2, balancedness, "
                             "negativity per head layer",
                 data="mnist_subset", per_class=50, in_channels=1, image_size=28, base_width=8, steps=2000,
@@ -219,15 +231,18 @@ _resnet_layerwise = _resnet(
                       "subset (one channel, 28×28), with a ResNet20 of half the usual width (8, 16, 32 channels), "
                       "head widths 64, SGD (batch 100, momentum 0.9), η = 0.05, λ = 0.005, 2,000 steps."))
 _resnet_head_depth = _resnet(
-    "resnet_head_depth", "E3 (Figure 2, bottom)",
+    "resnet_head_depth", "Figure 2, bottom (second-hand)",
     "ResNet20 + a linear head of depth L2 = 1…6 on CIFAR-10: final NC1, NC2",
     "cifar10", _head_depth_variants((), 512, range(1, 7), 1e-3, (1e-3,)),
-    _head_depth_variants((), 8, (1, 2), 0.01, (1e-3,)), 3, 32, 1000)
+    _head_depth_variants((), 8, (1, 2), 0.01, (1e-3,)), 3, 32, 1000,
+    f"η = λ = 1e-3 and heads of 1 to 6 linear layers: {SECOND_HAND}; the 1,000 epochs are ours.")
 _resnet_mnist_head_depth = _resnet(
-    "resnet_mnist_head_depth", "E6 (appendix figure)",
+    "resnet_mnist_head_depth", "an appendix figure (second-hand)",
     "ResNet20 + a linear head of depth L2 = 1…6 on MNIST: final NC1, NC2",
     "mnist", _head_depth_variants((), 512, range(1, 7), 1e-3, (1e-3,)),
-    _head_depth_variants((), 8, (2,), 0.01, (1e-3,)), 1, 28, 1000)
+    _head_depth_variants((), 8, (2,), 0.01, (1e-3,)), 1, 28, 1000,
+    f"A ResNet20 on MNIST with heads of varying depth: {SECOND_HAND}; η = λ = 1e-3 (as for CIFAR-10) and the "
+    "1,000 epochs are ours.")
 
 _FACTORIES = {
     "mlp_layerwise": _mlp_layerwise,
@@ -577,7 +592,11 @@ def history_of(run: dict) -> History:
 
 
 def metric_curves(runs: list[dict], name: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, seeds × recorded-steps array) of one metric at one layer over several runs."""
+    """(steps, seeds × recorded-steps array) of one metric at one layer over several runs.
+
+    Values are returned as stored, never averaged: NC2 is ``inf`` at a step where the class
+    means have rank below K (``means_rank`` says so), NaN where a metric does not apply.
+    """
     histories = [history_of(r) for r in runs]
     steps = np.array(histories[0].steps)
     if any(h.steps != histories[0].steps for h in histories):
@@ -586,27 +605,63 @@ def metric_curves(runs: list[dict], name: str, layer: int) -> tuple[np.ndarray, 
 
 
 def final_metric(runs: list[dict], name: str, layer: int) -> np.ndarray:
-    """The last recorded value of one metric at one layer, one entry per run."""
+    """The last recorded value of one metric at one layer, one entry per run (``inf`` kept as is)."""
     return np.array([history_of(r).metric(name, layer)[-1] for r in runs])
 
 
+def seed_band(values, log: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(centre, low, high) over seeds (the rows of ``values``), column by column.
+
+    ``log``: the geometric mean and a multiplicative ±1 standard-deviation band (the mean
+    and standard deviation of log10 of the values); else the mean ± 1 standard deviation.
+    An infinite value is not averaged away: where any seed is ``+inf`` (NC2 of class means
+    of rank < K) the centre is ``inf`` and the band is NaN, so nothing finite is made up.
+    """
+    values = np.asarray(values, dtype=float)
+    infinite = np.isposinf(values).any(axis=0)
+    finite = np.where(infinite, 1.0, values)  # placeholders, overwritten below: no warning, no silent mean
+    if log:
+        logs = np.log10(finite)
+        mean, std = logs.mean(0), logs.std(0)
+        centre, low, high = 10 ** mean, 10 ** (mean - std), 10 ** (mean + std)
+    else:
+        centre, std = finite.mean(0), finite.std(0)
+        low, high = centre - std, centre + std
+    centre = np.where(infinite, np.inf, centre)
+    low, high = np.where(infinite, np.nan, low), np.where(infinite, np.nan, high)
+    return centre, low, high
+
+
+def seed_mean_std(values) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over seeds (the rows of ``values``), for tables.
+
+    The rule of :func:`seed_band`: where any seed is ``+inf`` (NC2 of class means of rank
+    < K) the mean is ``inf`` and the standard deviation NaN, never a finite average.
+    """
+    centre, _, high = seed_band(values, log=False)
+    return centre, high - centre
+
+
 def plot_band(ax, x, values, label=None, color=None, log=True, **kwargs):
-    """Mean over seeds (rows of ``values``) with a ±1 standard-deviation band.
+    """Mean over seeds (rows of ``values``) with a ±1 standard-deviation band (see :func:`seed_band`).
 
     On a log axis the mean and band are taken over log10 of the values (a geometric
     mean and a multiplicative band), so the band never dips below zero.
+
+    Where any seed is infinite (NC2 of rank-deficient class means) the mean is infinite and
+    cannot be drawn: the line has a gap there, and a triangle on the top edge of the axes
+    marks each such step, so the gap is never silent. Returns the line.
     """
-    values = np.asarray(values, dtype=float)
+    x = np.asarray(x)
+    centre, low, high = seed_band(values, log)
     if log:
-        logs = np.log10(values)
-        mean, std = logs.mean(0), logs.std(0)
-        centre, low, high = 10 ** mean, 10 ** (mean - std), 10 ** (mean + std)
         ax.set_yscale("log")
-    else:
-        centre, std = values.mean(0), values.std(0)
-        low, high = centre - std, centre + std
-    (line,) = ax.plot(x, centre, label=label, color=color, **kwargs)
+    (line,) = ax.plot(x, np.where(np.isinf(centre), np.nan, centre), label=label, color=color, **kwargs)
     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    infinite = np.isposinf(centre)
+    if infinite.any():
+        ax.plot(x[infinite], np.ones(infinite.sum()), linestyle="none", marker="^", color=line.get_color(),
+                transform=ax.get_xaxis_transform(), clip_on=False)
     return line
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,7 +55,7 @@ def test_laptop_and_paper_presets_are_consistent():
         assert paper.data in ("mnist", "cifar10") and paper.seeds == 5
         assert paper.figure
     layerwise = ex.get_preset("mlp_layerwise", "paper")
-    assert layerwise.variants[0].weight_decay == 1.8e-3 and layerwise.variants[0].lr == 1e-3  # digest §4 [S]
+    assert layerwise.variants[0].weight_decay == 1.8e-3 and layerwise.variants[0].lr == 1e-3  # the v1 Figure 1 caption
     assert [len(v.linear_widths) + 1 for v in ex.get_preset("mlp_head_depth", "laptop").variants] == [1, 2, 3, 4, 5, 6]
     depth = ex.get_preset("mlp_backbone_depth", "paper")
     for v in depth.variants:  # λ = 0.016 / L
@@ -135,6 +137,59 @@ def test_json_round_trip(tmp_path):
     torch.testing.assert_close(means, nc.class_means(Z, nc.gaussian_mixture(3, 4, 12, seed=0).y, 3))
     steps, values = ex.metric_curves([loaded, loaded], "nc1", -2)
     assert values.shape == (2, len(steps))
+
+
+# ---------------------------------------------------------------- infinite NC2 (class means of rank < K)
+
+def test_infinite_nc2_survives_the_json_file_and_is_never_averaged_away(tmp_path):
+    (output,) = ex.run_preset(dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1),
+                              out=tmp_path, progress=False)
+    run = output.result
+    run["history"]["reports"][-1]["nc2"][-2] = math.inf  # as the runner stores a rank-deficient step
+    run["history"]["reports"][-1]["means_rank"][-2] = 2
+    ex.write_json_atomic(tmp_path / "inf.json", run)
+    loaded = json.loads((tmp_path / "inf.json").read_text())
+    assert loaded["history"]["reports"][-1]["nc2"][-2] == math.inf
+    other = json.loads(output.path.read_text())  # the same run, finite everywhere
+    finals = ex.final_metric([loaded, other], "nc2", -2)
+    assert finals[0] == math.inf and math.isfinite(finals[1])
+    _, values = ex.metric_curves([loaded, other], "nc2", -2)
+    assert values[0, -1] == math.inf and values[1, -1] == finals[1]
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_seed_band_is_infinite_where_any_seed_is(log):
+    values = [[1.0, 10.0, math.inf], [100.0, 10.0, 2.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value" warning from inf − inf
+        centre, low, high = ex.seed_band(values, log=log)
+    assert centre[:2] == pytest.approx([10.0, 10.0] if log else [50.5, 10.0])
+    assert low[1] == high[1] == pytest.approx(10.0)
+    assert centre[2] == math.inf and math.isnan(low[2]) and math.isnan(high[2])
+
+
+def test_seed_mean_std_never_averages_an_infinite_seed():
+    mean, std = ex.seed_mean_std([[1.0, 2.0], [3.0, math.inf]])
+    assert mean[0] == pytest.approx(2.0) and std[0] == pytest.approx(1.0)
+    assert mean[1] == math.inf and math.isnan(std[1])
+    one_mean, one_std = ex.seed_mean_std(np.array([4.0, 6.0]))  # one value per seed
+    assert float(one_mean) == pytest.approx(5.0) and float(one_std) == pytest.approx(1.0)
+
+
+def test_plot_band_marks_infinite_steps_instead_of_dropping_them():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    line = ex.plot_band(ax, [0, 1, 2], [[2.0, 3.0, math.inf], [2.0, 5.0, 4.0]], label="nc2")
+    assert math.isnan(line.get_ydata()[2]) and line.get_ydata()[0] == pytest.approx(2.0)
+    (marker,) = [other for other in ax.get_lines() if other is not line]
+    assert list(marker.get_xdata()) == [2] and marker.get_marker() == "^"
+    assert marker.get_color() == line.get_color()
+    fig2, ax2 = plt.subplots()
+    ex.plot_band(ax2, [0, 1], [[2.0, 3.0], [2.0, 5.0]])
+    assert len(ax2.get_lines()) == 1  # all finite: no marker
+    plt.close(fig)
+    plt.close(fig2)
 
 
 def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
