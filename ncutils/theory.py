@@ -89,7 +89,9 @@ class HeadFromFeatures:
     features_rank: int  # how many singular values of Z_{L1} count as non-zero
     s_max_features: float  # s_max(Z_{L1})
     s_min_features: float  # smallest non-zero singular value of Z_{L1}
+    kappa_top_features: float  # s_1 / s_K of Z_{L1}: its K largest singular values only (a diagnostic)
     kappa_head: float  # κ(W_{L:L1+1}), measured
+    s_max_head: float  # s_1(W_{L:L1+1}), the scale against which ``leak`` is small or not
     eps: float  # ‖Z_L − Y‖_op, with Z_L = Z_{L1} W_{L:L1+1}ᵀ (rows)
     leak: float  # δ = ‖W_{L:L1+1} P⊥‖_op
     y_min: float  # s_K(Y) (√n for K balanced classes of n)
@@ -122,12 +124,16 @@ def head_from_features(features: torch.Tensor, head: Sequence[torch.Tensor], tar
     y = torch.linalg.svdvals(Y)
     y_max, y_min = float(y[0]), float(y[H.shape[0] - 1])
     s_max, s_min = float(sigma[0]), float(sigma[rank - 1])
+    K = H.shape[0]
+    kappa_top = s_max / float(sigma[K - 1]) if len(sigma) >= K and sigma[K - 1] > 0 else math.inf
     kappa_features = s_max / s_min
     margin = y_min - eps
     bound = (kappa_features * (y_max + eps) + leak * s_max) / margin if margin > 0 else math.inf
     return HeadFromFeatures(
         kappa_features=kappa_features, features_rank=rank, s_max_features=s_max, s_min_features=s_min,
-        kappa_head=condition_number(H, rtol), eps=eps, leak=leak, y_min=y_min, y_max=y_max, bound=bound,
+        kappa_top_features=kappa_top, kappa_head=condition_number(H, rtol),
+        s_max_head=float(torch.linalg.matrix_norm(H, ord=2)),
+        eps=eps, leak=leak, y_min=y_min, y_max=y_max, bound=bound,
     )
 
 

@@ -141,6 +141,8 @@ def test_head_from_features_is_tight_for_collapsed_features():
     assert result.kappa_features == pytest.approx(6.0, rel=1e-12)
     assert result.kappa_head == pytest.approx(6.0, rel=1e-12)
     assert result.bound == pytest.approx(6.0, rel=1e-9)
+    assert result.kappa_top_features == pytest.approx(6.0, rel=1e-12)  # rank K: the top K are all of them
+    assert result.s_max_head == pytest.approx(float(torch.linalg.matrix_norm(H, ord=2)), rel=1e-12)
 
 
 def test_head_from_features_sees_weight_outside_the_features():
