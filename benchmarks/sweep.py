@@ -22,7 +22,9 @@ def setup(members, steps):
     data = nc.gaussian_mixture(4, 10, 20, seed=0)
     grid = [(lr, wd) for lr in (0.02, 0.05, 0.1, 0.2) for wd in (1e-4, 1e-3, 1e-2, 3e-2)]
     configs = [
-        nc.TrainConfig(lr=grid[i % len(grid)][0], weight_decay=grid[i % len(grid)][1], steps=steps, record_every=0, progress=False)
+        nc.TrainConfig(
+            lr=grid[i % len(grid)][0], weight_decay=grid[i % len(grid)][1], steps=steps, record_every=0, progress=False
+        )
         for i in range(members)
     ]
     models = [nc.NCNet(20, [64, 32], [16], 4, activation="smooth_leaky", seed=i) for i in range(members)]
@@ -48,7 +50,11 @@ def main():
     nc.train_sweep(batched, data, configs)
     batched_seconds = time.perf_counter() - start
 
-    worst = max(float((a - b).detach().abs().max()) for m, n in zip(sequential, batched) for a, b in zip(m.weights(), n.weights()))
+    worst = max(
+        float((a - b).detach().abs().max())
+        for m, n in zip(sequential, batched)
+        for a, b in zip(m.weights(), n.weights())
+    )
     if worst > 1e-4:  # float32: summation order differs between the two
         raise SystemExit(f"the two ways disagree: largest weight difference {worst:.1e}")
     print(

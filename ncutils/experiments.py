@@ -34,9 +34,9 @@ import platform
 import shlex
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -60,6 +60,7 @@ class PresetError(ValueError):
 
 
 # ---------------------------------------------------------------- presets
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -93,7 +94,9 @@ class Preset:
     lr_drop_fraction: float | None = 0.8  # the learning rate is divided by 10 after this fraction of steps
     activation: str = "relu"
     dtype: str = "float32"
-    init_scale: float = 1.0  # mlp only: ReLU layers start from N(0, init_scale²/fan_in) (1: LeCun, √2: He); linear layers from LeCun
+    init_scale: float = (
+        1.0  # mlp only: ReLU layers start from N(0, init_scale²/fan_in) (1: LeCun, √2: He); linear layers from LeCun
+    )
     class_mean_layers: int = CLASS_MEAN_LAYERS  # the JSON keeps the final class means of this many last layers
     in_channels: int = 3  # resnet20 only
     image_size: int = 32
@@ -102,147 +105,325 @@ class Preset:
 
     def __post_init__(self):
         if self.record_every < 1 or self.checkpoint_every % self.record_every or self.steps % self.record_every:
-            raise ValueError(f"preset {self.name!r}: steps ({self.steps}) and checkpoint_every ({self.checkpoint_every}) "
-                             f"must be multiples of record_every ({self.record_every})")
+            raise ValueError(
+                f"preset {self.name!r}: steps ({self.steps}) and checkpoint_every ({self.checkpoint_every}) "
+                f"must be multiples of record_every ({self.record_every})"
+            )
 
     @property
     def lr_drop_step(self) -> int | None:
         return None if self.lr_drop_fraction is None else int(self.lr_drop_fraction * self.steps)
 
     def train_config(self, variant: Variant, seed: int, device: str) -> TrainConfig:
-        return TrainConfig(lr=variant.lr, weight_decay=variant.weight_decay, steps=self.record_every,
-                           batch_size=self.batch_size, momentum=self.momentum, lr_drop_step=self.lr_drop_step,
-                           seed=seed, device=device, record_every=self.record_every, progress=False)
+        return TrainConfig(
+            lr=variant.lr,
+            weight_decay=variant.weight_decay,
+            steps=self.record_every,
+            batch_size=self.batch_size,
+            momentum=self.momentum,
+            lr_drop_step=self.lr_drop_step,
+            seed=seed,
+            device=device,
+            record_every=self.record_every,
+            progress=False,
+        )
 
 
 def _head_depth_variants(nonlinear, linear_width, depths, lr, weight_decays):
     return tuple(
-        Variant(f"L2={depth}" + (f"_wd={wd:g}" if len(weight_decays) > 1 else ""), tuple(nonlinear),
-                (linear_width,) * (depth - 1), lr, wd)
-        for wd in weight_decays for depth in depths
+        Variant(
+            f"L2={depth}" + (f"_wd={wd:g}" if len(weight_decays) > 1 else ""),
+            tuple(nonlinear),
+            (linear_width,) * (depth - 1),
+            lr,
+            wd,
+        )
+        for wd in weight_decays
+        for depth in depths
     )
 
 
 def _backbone_depth_variants(width, depths, linear, lr, wd_times_depth):
-    return tuple(Variant(f"L1={depth}", (width,) * depth, tuple(linear), lr, wd_times_depth / (depth + len(linear) + 1))
-                 for depth in depths)
+    return tuple(
+        Variant(f"L1={depth}", (width,) * depth, tuple(linear), lr, wd_times_depth / (depth + len(linear) + 1))
+        for depth in depths
+    )
 
 
 SECOND_HAND = "second-hand summaries of the paper (not checked against its text)"
-UNREPORTED = ("Given neither by the v1 caption nor by the summaries, and chosen by us: widths, optimizer (SGD, "
-              "momentum 0.9), batch size 128, the learning-rate drop ×0.1 at 80% of training (the summaries say "
-              "only that the paper lowers the learning rate after about 80% of training).")
+UNREPORTED = (
+    "Given neither by the v1 caption nor by the summaries, and chosen by us: widths, optimizer (SGD, "
+    "momentum 0.9), batch size 128, the learning-rate drop ×0.1 at 80% of training (the summaries say "
+    "only that the paper lowers the learning rate after about 80% of training)."
+)
 
 
 def _mlp_layerwise(scale):
-    common = dict(name="mlp_layerwise", scale=scale, figure="Figure 1 of arXiv v1 (verified caption)",
-                  description="9-layer MLP (5 ReLU + 4 linear) on MNIST: NC1, NC2, balancedness, negativity per layer",
-                  backbone="mlp")
+    common = dict(
+        name="mlp_layerwise",
+        scale=scale,
+        figure="Figure 1 of arXiv v1 (verified caption)",
+        description="9-layer MLP (5 ReLU + 4 linear) on MNIST: NC1, NC2, balancedness, negativity per layer",
+        backbone="mlp",
+    )
     if scale == "paper":  # λ 0.0018, η 0.001, 5 runs: the v1 caption (verified); 10,000 epochs: second-hand
-        return Preset(**common, data="mnist", per_class=None, steps=10_000 * 424, record_every=424 * 100,
-                      checkpoint_every=424 * 500, seeds=5, batch_size=128, momentum=0.9,
-                      variants=(Variant("main", (1024,) * 5, (1024,) * 3, 1e-3, 1.8e-3),),
-                      notes="λ = 0.0018, η = 0.001 and 5 runs: the caption of Figure 1 of arXiv v1 (verified); "
-                            f"5 ReLU + 4 linear layers and 10,000 epochs: {SECOND_HAND}. " + UNREPORTED)
+        return Preset(
+            **common,
+            data="mnist",
+            per_class=None,
+            steps=10_000 * 424,
+            record_every=424 * 100,
+            checkpoint_every=424 * 500,
+            seeds=5,
+            batch_size=128,
+            momentum=0.9,
+            variants=(Variant("main", (1024,) * 5, (1024,) * 3, 1e-3, 1.8e-3),),
+            notes="λ = 0.0018, η = 0.001 and 5 runs: the caption of Figure 1 of arXiv v1 (verified); "
+            f"5 ReLU + 4 linear layers and 10,000 epochs: {SECOND_HAND}. " + UNREPORTED,
+        )
     if scale == "laptop":
-        return Preset(**common, data="mnist_subset", per_class=50, steps=4000, record_every=200,
-                      checkpoint_every=1000, seeds=3,
-                      variants=(Variant("main", (128,) * 5, (64,) * 3, 0.1, 1e-2),),
-                      notes="Full-batch GD on 500 images of the offline MNIST subset; widths 128 (ReLU) and 64 "
-                            "(linear); η = 0.1 and λ = 0.01, raised from the paper's so that 4,000 steps reach "
-                            "the late phase.")
-    return Preset(**common, data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2,
-                  variants=(Variant("main", (16,) * 5, (8,) * 3, 0.05, 5e-3),), notes="tiny: for the tests")
+        return Preset(
+            **common,
+            data="mnist_subset",
+            per_class=50,
+            steps=4000,
+            record_every=200,
+            checkpoint_every=1000,
+            seeds=3,
+            variants=(Variant("main", (128,) * 5, (64,) * 3, 0.1, 1e-2),),
+            notes="Full-batch GD on 500 images of the offline MNIST subset; widths 128 (ReLU) and 64 "
+            "(linear); η = 0.1 and λ = 0.01, raised from the paper's so that 4,000 steps reach "
+            "the late phase.",
+        )
+    return Preset(
+        **common,
+        data="gaussian",
+        per_class=4,
+        steps=20,
+        record_every=10,
+        checkpoint_every=10,
+        seeds=2,
+        variants=(Variant("main", (16,) * 5, (8,) * 3, 0.05, 5e-3),),
+        notes="tiny: for the tests",
+    )
 
 
 def _mlp_head_depth(scale):
-    common = dict(name="mlp_head_depth", scale=scale, figure="Figure 2, top (second-hand)",
-                  description="MLP with 5 ReLU layers and a linear head of depth L2 = 1…6 on MNIST: final NC1, NC2",
-                  backbone="mlp")
+    common = dict(
+        name="mlp_head_depth",
+        scale=scale,
+        figure="Figure 2, top (second-hand)",
+        description="MLP with 5 ReLU layers and a linear head of depth L2 = 1…6 on MNIST: final NC1, NC2",
+        backbone="mlp",
+    )
     if scale == "paper":  # λ ∈ {1e-3, 4e-3}, η 1e-3: second-hand
-        return Preset(**common, data="mnist", per_class=None, steps=5_000 * 424, record_every=424 * 100,
-                      checkpoint_every=424 * 500, seeds=5, batch_size=128, momentum=0.9,
-                      variants=_head_depth_variants((1024,) * 5, 1024, range(1, 7), 1e-3, (1e-3, 4e-3)),
-                      notes=f"λ ∈ {{1e-3, 4e-3}}, η = 1e-3 and heads of 1 to 5 linear layers: {SECOND_HAND}. "
-                            + UNREPORTED + " The sixth head depth and the epochs (5,000) are ours too.")
+        return Preset(
+            **common,
+            data="mnist",
+            per_class=None,
+            steps=5_000 * 424,
+            record_every=424 * 100,
+            checkpoint_every=424 * 500,
+            seeds=5,
+            batch_size=128,
+            momentum=0.9,
+            variants=_head_depth_variants((1024,) * 5, 1024, range(1, 7), 1e-3, (1e-3, 4e-3)),
+            notes=f"λ ∈ {{1e-3, 4e-3}}, η = 1e-3 and heads of 1 to 5 linear layers: {SECOND_HAND}. "
+            + UNREPORTED
+            + " The sixth head depth and the epochs (5,000) are ours too.",
+        )
     if scale == "laptop":
-        return Preset(**common, data="digits", per_class=50, steps=3000, record_every=500,
-                      checkpoint_every=1000, seeds=3,
-                      variants=_head_depth_variants((64,) * 5, 32, range(1, 7), 0.1, (5e-3,)), class_mean_layers=2,
-                      notes="Full-batch GD on 500 of scikit-learn's 8×8 digits (64 pixels: six networks fit in "
-                            "minutes); widths 64 (ReLU) and 32 (linear); η = 0.1, λ = 0.005.")
-    return Preset(**common, data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2,
-                  variants=_head_depth_variants((16,) * 2, 8, (1, 2, 3), 0.05, (5e-3,)), notes="tiny: for the tests")
+        return Preset(
+            **common,
+            data="digits",
+            per_class=50,
+            steps=3000,
+            record_every=500,
+            checkpoint_every=1000,
+            seeds=3,
+            variants=_head_depth_variants((64,) * 5, 32, range(1, 7), 0.1, (5e-3,)),
+            class_mean_layers=2,
+            notes="Full-batch GD on 500 of scikit-learn's 8×8 digits (64 pixels: six networks fit in "
+            "minutes); widths 64 (ReLU) and 32 (linear); η = 0.1, λ = 0.005.",
+        )
+    return Preset(
+        **common,
+        data="gaussian",
+        per_class=4,
+        steps=20,
+        record_every=10,
+        checkpoint_every=10,
+        seeds=2,
+        variants=_head_depth_variants((16,) * 2, 8, (1, 2, 3), 0.05, (5e-3,)),
+        notes="tiny: for the tests",
+    )
 
 
 def _mlp_backbone_depth(scale):
-    common = dict(name="mlp_backbone_depth", scale=scale, figure="Figure 3 (second-hand)",
-                  description="MLP backbone of depth L1 = 4…12, λ = 0.016/L: balancedness and negativity of the ReLU layers",
-                  backbone="mlp")
+    common = dict(
+        name="mlp_backbone_depth",
+        scale=scale,
+        figure="Figure 3 (second-hand)",
+        description="MLP backbone of depth L1 = 4…12, λ = 0.016/L: balancedness and negativity of the ReLU layers",
+        backbone="mlp",
+    )
     if scale == "paper":  # η ∈ {1e-3, 2e-3}, λ = 0.016 / L: second-hand
-        return Preset(**common, data="mnist", per_class=None, steps=5_000 * 424, record_every=424 * 100,
-                      checkpoint_every=424 * 500, seeds=5, batch_size=128, momentum=0.9,
-                      variants=_backbone_depth_variants(1024, range(4, 13, 2), (1024,) * 2, 1e-3, 0.016),
-                      notes=f"λ = 0.016/L and η = 1e-3 (of the 1e-3 and 2e-3 they give): {SECOND_HAND}. "
-                            + UNREPORTED + " Epochs (5,000) and a 3-layer linear head are ours too.")
+        return Preset(
+            **common,
+            data="mnist",
+            per_class=None,
+            steps=5_000 * 424,
+            record_every=424 * 100,
+            checkpoint_every=424 * 500,
+            seeds=5,
+            batch_size=128,
+            momentum=0.9,
+            variants=_backbone_depth_variants(1024, range(4, 13, 2), (1024,) * 2, 1e-3, 0.016),
+            notes=f"λ = 0.016/L and η = 1e-3 (of the 1e-3 and 2e-3 they give): {SECOND_HAND}. "
+            + UNREPORTED
+            + " Epochs (5,000) and a 3-layer linear head are ours too.",
+        )
     if scale == "laptop":
-        return Preset(**common, data="digits", per_class=50, steps=3000, record_every=500,
-                      checkpoint_every=1000, seeds=3,
-                      variants=_backbone_depth_variants(64, (4, 6, 8, 10, 12), (32,) * 2, 0.1, 0.016 * 4),
-                      class_mean_layers=0,
-                      notes="Full-batch GD on 500 of scikit-learn's 8×8 digits; width 64 (ReLU) and 32 (linear); "
-                            "η = 0.1 and λ = 0.064/L (4× the 0.016/L that second-hand summaries give for the "
-                            "paper's figure, so that 3,000 steps get somewhere).")
-    return Preset(**common, data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2,
-                  variants=_backbone_depth_variants(16, (2, 4), (8,), 0.05, 0.016), notes="tiny: for the tests")
+        return Preset(
+            **common,
+            data="digits",
+            per_class=50,
+            steps=3000,
+            record_every=500,
+            checkpoint_every=1000,
+            seeds=3,
+            variants=_backbone_depth_variants(64, (4, 6, 8, 10, 12), (32,) * 2, 0.1, 0.016 * 4),
+            class_mean_layers=0,
+            notes="Full-batch GD on 500 of scikit-learn's 8×8 digits; width 64 (ReLU) and 32 (linear); "
+            "η = 0.1 and λ = 0.064/L (4× the 0.016/L that second-hand summaries give for the "
+            "paper's figure, so that 3,000 steps get somewhere).",
+        )
+    return Preset(
+        **common,
+        data="gaussian",
+        per_class=4,
+        steps=20,
+        record_every=10,
+        checkpoint_every=10,
+        seeds=2,
+        variants=_backbone_depth_variants(16, (2, 4), (8,), 0.05, 0.016),
+        notes="tiny: for the tests",
+    )
 
 
-def _resnet(name, figure, description, data, variants_paper, variants_tiny, in_channels, image_size, epochs,
-            sources, laptop=None):
+def _resnet(
+    name,
+    figure,
+    description,
+    data,
+    variants_paper,
+    variants_tiny,
+    in_channels,
+    image_size,
+    epochs,
+    sources,
+    laptop=None,
+):
     """A ResNet20 preset; ``laptop`` (a dict of Preset fields, or None) is its CPU version on MNIST."""
+
     def make(scale):
-        common = dict(name=name, scale=scale, figure=figure, description=description, backbone="resnet20",
-                      in_channels=in_channels, image_size=image_size)
+        common = dict(
+            name=name,
+            scale=scale,
+            figure=figure,
+            description=description,
+            backbone="resnet20",
+            in_channels=in_channels,
+            image_size=image_size,
+        )
         if scale == "paper":
             per_epoch = 391 if data == "cifar10" else 424
-            return Preset(**common, data=data, per_class=None, steps=epochs * per_epoch, record_every=per_epoch * 50,
-                          checkpoint_every=per_epoch * 250, seeds=5, batch_size=128, momentum=0.9,
-                          variants=variants_paper,
-                          notes=sources + " " + UNREPORTED.replace("widths", "head widths (512)"))
+            return Preset(
+                **common,
+                data=data,
+                per_class=None,
+                steps=epochs * per_epoch,
+                record_every=per_epoch * 50,
+                checkpoint_every=per_epoch * 250,
+                seeds=5,
+                batch_size=128,
+                momentum=0.9,
+                variants=variants_paper,
+                notes=sources + " " + UNREPORTED.replace("widths", "head widths (512)"),
+            )
         if scale == "laptop":
             return None if laptop is None else Preset(**{**common, **laptop})
-        return Preset(**common, data="gaussian_images", per_class=3, steps=4, record_every=2, checkpoint_every=2,
-                      seeds=1, variants=variants_tiny, notes="tiny: for the tests")
+        return Preset(
+            **common,
+            data="gaussian_images",
+            per_class=3,
+            steps=4,
+            record_every=2,
+            checkpoint_every=2,
+            seeds=1,
+            variants=variants_tiny,
+            notes="tiny: for the tests",
+        )
+
     return make
 
 
 _resnet_layerwise = _resnet(
-    "resnet_layerwise", "Figure 1 of the camera-ready (second-hand)",
+    "resnet_layerwise",
+    "Figure 1 of the camera-ready (second-hand)",
     "ResNet20 + 3 ReLU + 3 linear layers on CIFAR-10: NC1, NC2, balancedness, negativity per head layer",
-    "cifar10", (Variant("main", (512,) * 3, (512,) * 2, 1e-3, 1e-3),),
-    (Variant("main", (8,), (8,), 0.01, 1e-3),), 3, 32, 5000,
+    "cifar10",
+    (Variant("main", (512,) * 3, (512,) * 2, 1e-3, 1e-3),),
+    (Variant("main", (8,), (8,), 0.01, 1e-3),),
+    3,
+    32,
+    5000,
     f"η = λ = 1e-3, 5,000 epochs, 3 ReLU + 3 linear layers after the ResNet20: {SECOND_HAND}.",
-    laptop=dict(description="ResNet20 (half width) + 3 ReLU + 3 linear layers on MNIST: NC1, NC2, balancedness, "
-                            "negativity per head layer",
-                data="mnist_subset", per_class=50, in_channels=1, image_size=28, base_width=8, steps=2000,
-                record_every=100, checkpoint_every=500, seeds=2, batch_size=100, momentum=0.9,
-                variants=(Variant("main", (64,) * 3, (64,) * 2, 0.05, 5e-3),),
-                notes="CIFAR-10 is not shipped, so the laptop version trains on 500 images of the offline MNIST "
-                      "subset (one channel, 28×28), with a ResNet20 of half the usual width (8, 16, 32 channels), "
-                      "head widths 64, SGD (batch 100, momentum 0.9), η = 0.05, λ = 0.005, 2,000 steps."))
+    laptop=dict(
+        description="ResNet20 (half width) + 3 ReLU + 3 linear layers on MNIST: NC1, NC2, balancedness, "
+        "negativity per head layer",
+        data="mnist_subset",
+        per_class=50,
+        in_channels=1,
+        image_size=28,
+        base_width=8,
+        steps=2000,
+        record_every=100,
+        checkpoint_every=500,
+        seeds=2,
+        batch_size=100,
+        momentum=0.9,
+        variants=(Variant("main", (64,) * 3, (64,) * 2, 0.05, 5e-3),),
+        notes="CIFAR-10 is not shipped, so the laptop version trains on 500 images of the offline MNIST "
+        "subset (one channel, 28×28), with a ResNet20 of half the usual width (8, 16, 32 channels), "
+        "head widths 64, SGD (batch 100, momentum 0.9), η = 0.05, λ = 0.005, 2,000 steps.",
+    ),
+)
 _resnet_head_depth = _resnet(
-    "resnet_head_depth", "Figure 2, bottom (second-hand)",
+    "resnet_head_depth",
+    "Figure 2, bottom (second-hand)",
     "ResNet20 + a linear head of depth L2 = 1…6 on CIFAR-10: final NC1, NC2",
-    "cifar10", _head_depth_variants((), 512, range(1, 7), 1e-3, (1e-3,)),
-    _head_depth_variants((), 8, (1, 2), 0.01, (1e-3,)), 3, 32, 1000,
-    f"η = λ = 1e-3 and heads of 1 to 6 linear layers: {SECOND_HAND}; the 1,000 epochs are ours.")
+    "cifar10",
+    _head_depth_variants((), 512, range(1, 7), 1e-3, (1e-3,)),
+    _head_depth_variants((), 8, (1, 2), 0.01, (1e-3,)),
+    3,
+    32,
+    1000,
+    f"η = λ = 1e-3 and heads of 1 to 6 linear layers: {SECOND_HAND}; the 1,000 epochs are ours.",
+)
 _resnet_mnist_head_depth = _resnet(
-    "resnet_mnist_head_depth", "an appendix figure (second-hand)",
+    "resnet_mnist_head_depth",
+    "an appendix figure (second-hand)",
     "ResNet20 + a linear head of depth L2 = 1…6 on MNIST: final NC1, NC2",
-    "mnist", _head_depth_variants((), 512, range(1, 7), 1e-3, (1e-3,)),
-    _head_depth_variants((), 8, (2,), 0.01, (1e-3,)), 1, 28, 1000,
+    "mnist",
+    _head_depth_variants((), 512, range(1, 7), 1e-3, (1e-3,)),
+    _head_depth_variants((), 8, (2,), 0.01, (1e-3,)),
+    1,
+    28,
+    1000,
     f"A ResNet20 on MNIST with heads of varying depth: {SECOND_HAND}; η = λ = 1e-3 (as for CIFAR-10) and the "
-    "1,000 epochs are ours.")
+    "1,000 epochs are ours.",
+)
 
 _FACTORIES = {
     "mlp_layerwise": _mlp_layerwise,
@@ -263,8 +444,10 @@ def get_preset(name: str, scale: str = "laptop") -> Preset:
         raise PresetError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
     preset = _FACTORIES[name](scale)
     if preset is None:
-        raise PresetError(f"preset {name!r} has no {scale!r} scale (it needs CIFAR-10/MNIST files, which are not "
-                          f"shipped): use --scale paper")
+        raise PresetError(
+            f"preset {name!r} has no {scale!r} scale (it needs CIFAR-10/MNIST files, which are not "
+            f"shipped): use --scale paper"
+        )
     return preset
 
 
@@ -280,6 +463,7 @@ def list_presets() -> list[tuple[str, str, str, str]]:
 
 # ---------------------------------------------------------------- data and models
 
+
 def load_data(preset: Preset, data_root: str | os.PathLike = "data", dtype: torch.dtype = torch.float32):
     """The preset's training set. ``mnist``/``cifar10`` read files under ``data_root`` (never downloaded)."""
     if preset.data == "mnist_subset":
@@ -293,7 +477,7 @@ def load_data(preset: Preset, data_root: str | os.PathLike = "data", dtype: torc
     if preset.data == "gaussian":
         return datasets.gaussian_mixture(3, preset.per_class, 12, seed=0, dtype=dtype)
     if preset.data == "gaussian_images":
-        size = preset.in_channels * preset.image_size ** 2
+        size = preset.in_channels * preset.image_size**2
         return datasets.gaussian_mixture(3, preset.per_class, size, separation=3.0, seed=0, dtype=dtype)
     raise PresetError(f"preset {preset.name!r} names an unknown data source {preset.data!r}")
 
@@ -302,16 +486,33 @@ def build_model(preset: Preset, variant: Variant, in_dim: int, num_classes: int,
     """The network of one (variant, seed): an :class:`NCNet` or a :class:`ResNet20Net` with the same head."""
     if preset.backbone == "mlp":
         scales = [preset.init_scale] * len(variant.nonlinear_widths) + [1.0] * (len(variant.linear_widths) + 1)
-        return NCNet(in_dim, variant.nonlinear_widths, variant.linear_widths, num_classes,
-                     activation=preset.activation, init_scales=scales, seed=seed, dtype=dtype)
+        return NCNet(
+            in_dim,
+            variant.nonlinear_widths,
+            variant.linear_widths,
+            num_classes,
+            activation=preset.activation,
+            init_scales=scales,
+            seed=seed,
+            dtype=dtype,
+        )
     if preset.backbone == "resnet20":
-        return ResNet20Net(num_classes, variant.nonlinear_widths, variant.linear_widths, activation=preset.activation,
-                           in_channels=preset.in_channels, image_size=preset.image_size,
-                           base_width=preset.base_width, seed=seed, dtype=dtype)
+        return ResNet20Net(
+            num_classes,
+            variant.nonlinear_widths,
+            variant.linear_widths,
+            activation=preset.activation,
+            in_channels=preset.in_channels,
+            image_size=preset.image_size,
+            base_width=preset.base_width,
+            seed=seed,
+            dtype=dtype,
+        )
     raise PresetError(f"preset {preset.name!r} names an unknown backbone {preset.backbone!r}")
 
 
 # ---------------------------------------------------------------- files
+
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as JSON through a temporary file and a rename: a reader never sees half a file."""
@@ -348,11 +549,17 @@ def run_path(out: str | os.PathLike, preset: str, variant: str, seed: int) -> Pa
 def versions() -> dict:
     from . import __version__
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "ncutils": __version__, "platform": platform.platform(terse=True)}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "ncutils": __version__,
+        "platform": platform.platform(terse=True),
+    }
 
 
 # ---------------------------------------------------------------- running
+
 
 @dataclass
 class RunOutput:
@@ -380,8 +587,7 @@ def _final_class_means(model, data, layers: int) -> dict:
     X, y = _data_like_model(model, data)
     with torch.no_grad():
         outputs = model.features(X)
-    return {str(out.index): class_means(out.post, y, data.num_classes).cpu().tolist()
-            for out in outputs[-layers:]}
+    return {str(out.index): class_means(out.post, y, data.num_classes).cpu().tolist() for out in outputs[-layers:]}
 
 
 def _backbone_final(model, data) -> dict | None:
@@ -397,8 +603,9 @@ def _backbone_final(model, data) -> dict | None:
 
 def _finished_runs(preset: Preset, variant: Variant, seeds: Sequence[int], out) -> list[RunOutput] | None:
     """The JSON results of this exact (preset, variant, seeds), if all of them exist; else None."""
-    expected = json.loads(json.dumps({"preset_config": dataclasses.asdict(preset),
-                                      "variant_config": dataclasses.asdict(variant)}))
+    expected = json.loads(
+        json.dumps({"preset_config": dataclasses.asdict(preset), "variant_config": dataclasses.asdict(variant)})
+    )
     outputs = []
     for seed in seeds:
         path = run_path(out, preset.name, variant.label, seed)
@@ -411,9 +618,18 @@ def _finished_runs(preset: Preset, variant: Variant, seeds: Sequence[int], out) 
     return outputs
 
 
-def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *, device: str = "auto",
-                out: str | os.PathLike = "results", resume: bool = False, command: str = "",
-                bar=None) -> list[RunOutput]:
+def run_variant(
+    preset: Preset,
+    variant: Variant,
+    data,
+    seeds: Sequence[int],
+    *,
+    device: str = "auto",
+    out: str | os.PathLike = "results",
+    resume: bool = False,
+    command: str = "",
+    bar=None,
+) -> list[RunOutput]:
     """Train one variant for every seed (chunked, checkpointed); write one JSON per seed."""
     dtype = DTYPES[preset.dtype]
     torch_device = pick_device(device)
@@ -436,8 +652,9 @@ def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *,
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         if state["fingerprint"] != fingerprint:
-            raise PresetError(f"the checkpoint {checkpoint} was written by another configuration; delete it or run "
-                              f"without --resume")
+            raise PresetError(
+                f"the checkpoint {checkpoint} was written by another configuration; delete it or run without --resume"
+            )
         for model, weights, buffers in zip(models, state["models"], state["buffers"]):
             model.load_state_dict(weights)
             model.steps_trained = state["steps"]
@@ -449,13 +666,20 @@ def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *,
             bar.update(state["steps"] * len(seeds))
 
     def save_checkpoint():
-        _save_checkpoint(checkpoint, {
-            "fingerprint": fingerprint, "steps": models[0].steps_trained, "seconds": seconds,
-            "models": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in models],
-            "buffers": [[b.detach().cpu() for b in m.momentum_buffers] if hasattr(m, "momentum_buffers") else None
-                        for m in models],
-            "histories": [h.to_dict() for h in histories],
-        })
+        _save_checkpoint(
+            checkpoint,
+            {
+                "fingerprint": fingerprint,
+                "steps": models[0].steps_trained,
+                "seconds": seconds,
+                "models": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in models],
+                "buffers": [
+                    [b.detach().cpu() for b in m.momentum_buffers] if hasattr(m, "momentum_buffers") else None
+                    for m in models
+                ],
+                "histories": [h.to_dict() for h in histories],
+            },
+        )
 
     while models[0].steps_trained < preset.steps:
         start = time.perf_counter()
@@ -473,8 +697,11 @@ def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *,
         seconds += time.perf_counter() - start
         if bar is not None:
             watched = -2 if len(histories[0].final["nc1"]) > 1 else -1
-            bar.set_postfix(variant=variant.label, loss=f"{histories[0].loss[-1]:.3g}",
-                            nc1=f"{histories[0].final['nc1'][watched]:.3g}")
+            bar.set_postfix(
+                variant=variant.label,
+                loss=f"{histories[0].loss[-1]:.3g}",
+                nc1=f"{histories[0].final['nc1'][watched]:.3g}",
+            )
         done = models[0].steps_trained
         if done % preset.checkpoint_every == 0 and done < preset.steps:
             save_checkpoint()
@@ -484,13 +711,26 @@ def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *,
         history.config = {**dataclasses.asdict(config), "steps": preset.steps}
         result = {
             "format": 1,
-            "preset": preset.name, "scale": preset.scale, "figure": preset.figure, "variant": variant.label,
-            "seed": seed, "command": command,
-            "preset_config": dataclasses.asdict(preset), "variant_config": dataclasses.asdict(variant),
-            "data": {"name": data.name, "num_samples": data.num_samples, "num_classes": data.num_classes,
-                     "per_class": data.per_class, "dim": data.dim},
-            "versions": versions(), "device": str(torch_device), "threads": torch.get_num_threads(),
-            "seconds": seconds / len(seeds), "vectorised_over_seeds": vectorised,
+            "preset": preset.name,
+            "scale": preset.scale,
+            "figure": preset.figure,
+            "variant": variant.label,
+            "seed": seed,
+            "command": command,
+            "preset_config": dataclasses.asdict(preset),
+            "variant_config": dataclasses.asdict(variant),
+            "data": {
+                "name": data.name,
+                "num_samples": data.num_samples,
+                "num_classes": data.num_classes,
+                "per_class": data.per_class,
+                "dim": data.dim,
+            },
+            "versions": versions(),
+            "device": str(torch_device),
+            "threads": torch.get_num_threads(),
+            "seconds": seconds / len(seeds),
+            "vectorised_over_seeds": vectorised,
             "history": history.to_dict(),
             "class_means": _final_class_means(model, data, preset.class_mean_layers),
             "backbone_final": _backbone_final(model, data),
@@ -502,9 +742,18 @@ def run_variant(preset: Preset, variant: Variant, data, seeds: Sequence[int], *,
     return outputs
 
 
-def run_preset(preset: str | Preset, scale: str = "laptop", *, seeds: int | None = None, device: str = "auto",
-               out: str | os.PathLike = "results", data_root: str | os.PathLike = "data", resume: bool = False,
-               progress: bool | None = None, command: str = "") -> list[RunOutput]:
+def run_preset(
+    preset: str | Preset,
+    scale: str = "laptop",
+    *,
+    seeds: int | None = None,
+    device: str = "auto",
+    out: str | os.PathLike = "results",
+    data_root: str | os.PathLike = "data",
+    resume: bool = False,
+    progress: bool | None = None,
+    command: str = "",
+) -> list[RunOutput]:
     """Run every variant of a preset for ``seeds`` seeds (default: the preset's); return the runs.
 
     ``preset`` is a name (looked up at ``scale``) or a :class:`Preset`. Raises
@@ -522,12 +771,14 @@ def run_preset(preset: str | Preset, scale: str = "laptop", *, seeds: int | None
     outputs = []
     with tqdm(total=total, disable=not progress_enabled(progress), desc=preset.name) as bar:
         for variant in preset.variants:
-            outputs += run_variant(preset, variant, data, seed_list, device=device, out=out, resume=resume,
-                                   command=command, bar=bar)
+            outputs += run_variant(
+                preset, variant, data, seed_list, device=device, out=out, resume=resume, command=command, bar=bar
+            )
     return outputs
 
 
 # ---------------------------------------------------------------- GPU time estimates
+
 
 def estimate_flops(preset: Preset, num_samples: int) -> float:
     """Rough floating-point operations of a preset: 6 × parameters-in-matmuls × samples per step
@@ -549,8 +800,9 @@ def estimate_flops(preset: Preset, num_samples: int) -> float:
     return total
 
 
-def estimate_gpu_hours(preset: Preset, num_samples: int, flops_per_second: float = 10e12,
-                       seconds_per_step: float = 1e-3) -> float:
+def estimate_gpu_hours(
+    preset: Preset, num_samples: int, flops_per_second: float = 10e12, seconds_per_step: float = 1e-3
+) -> float:
     """Hours on one modern GPU: the larger of FLOPs / ``flops_per_second`` (10 TFLOP/s sustained)
     and steps × ``seconds_per_step`` (launch overhead of small layers). An estimate."""
     flops = estimate_flops(preset, num_samples)
@@ -559,6 +811,7 @@ def estimate_gpu_hours(preset: Preset, num_samples: int, flops_per_second: float
 
 
 # ---------------------------------------------------------------- reading results (the book's notebooks)
+
 
 def results_dir(default: str | os.PathLike = "results") -> Path:
     """The results folder: ``$NCUTILS_RESULTS`` if set, else ``default`` (the book's notebooks
@@ -571,8 +824,10 @@ def load_runs(preset: str, folder: str | os.PathLike | None = None) -> list[dict
     folder = Path(folder) if folder is not None else results_dir()
     paths = sorted((folder / preset).glob("*_seed*.json"))
     if not paths:
-        raise FileNotFoundError(f"no results of preset {preset!r} in {str(folder / preset)!r}: run "
-                                f"`python -m ncutils run {preset} --out {folder}` first")
+        raise FileNotFoundError(
+            f"no results of preset {preset!r} in {str(folder / preset)!r}: run "
+            f"`python -m ncutils run {preset} --out {folder}` first"
+        )
     runs = [json.loads(p.read_text()) for p in paths]
     order = {v["label"]: i for i, v in enumerate(runs[0]["preset_config"]["variants"])}
     return sorted(runs, key=lambda r: (order.get(r["variant"], len(order)), r["seed"]))
@@ -623,7 +878,7 @@ def seed_band(values, log: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndar
     if log:
         logs = np.log10(finite)
         mean, std = logs.mean(0), logs.std(0)
-        centre, low, high = 10 ** mean, 10 ** (mean - std), 10 ** (mean + std)
+        centre, low, high = 10**mean, 10 ** (mean - std), 10 ** (mean + std)
     else:
         centre, std = finite.mean(0), finite.std(0)
         low, high = centre - std, centre + std
@@ -660,8 +915,15 @@ def plot_band(ax, x, values, label=None, color=None, log=True, **kwargs):
     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     infinite = np.isposinf(centre)
     if infinite.any():
-        ax.plot(x[infinite], np.ones(infinite.sum()), linestyle="none", marker="^", color=line.get_color(),
-                transform=ax.get_xaxis_transform(), clip_on=False)
+        ax.plot(
+            x[infinite],
+            np.ones(infinite.sum()),
+            linestyle="none",
+            marker="^",
+            color=line.get_color(),
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+        )
     return line
 
 

@@ -100,6 +100,7 @@ def operator_norm(A: torch.Tensor) -> float:
 
 # ---------------------------------------------------------------- class means and NC1
 
+
 def class_means(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
     """K×p matrix of class means μ_k (uncentred, float64): the one-hot matrix's transpose times Z."""
     Z = _check_matrix(Z, "Z")
@@ -179,6 +180,7 @@ def nc1_pinv(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, r
 
 
 # ---------------------------------------------------------------- NC2 and NC3
+
 
 def _etf_distance(centred):
     G = centred @ centred.T
@@ -273,6 +275,7 @@ def layer_metrics(Z, y, num_classes=None, W=None, pre=None, rtol: float = DEFAUL
 
 # ---------------------------------------------------------------- weights and non-linearity
 
+
 def imbalance(W_lower: torch.Tensor, W_upper: torch.Tensor) -> torch.Tensor:
     """D = W_upperᵀ W_upper − W_lower W_lowerᵀ for consecutive layers (W_upper after W_lower)."""
     W_lower, W_upper = _as64(W_lower, "W_lower"), _as64(W_upper, "W_upper")
@@ -307,8 +310,19 @@ def negativity(H: torch.Tensor) -> float:
 # ---------------------------------------------------------------- every metric, every layer
 
 REPORT_COLUMNS = (
-    "layer", "kind", "width", "nc1", "nc1_pinv", "nc2", "nc2_etf", "means_rank",
-    "nc3", "nc3_distance", "balancedness", "balancedness_op", "negativity",
+    "layer",
+    "kind",
+    "width",
+    "nc1",
+    "nc1_pinv",
+    "nc2",
+    "nc2_etf",
+    "means_rank",
+    "nc3",
+    "nc3_distance",
+    "balancedness",
+    "balancedness_op",
+    "negativity",
 )
 
 

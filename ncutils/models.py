@@ -10,8 +10,8 @@ simplex ETF.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -161,6 +161,7 @@ class NCNet(nn.Module):
 
 # ---------------------------------------------------------------- ResNet20 backbone + the same head
 
+
 class _BasicBlock(nn.Module):
     """He et al.'s CIFAR block: two 3×3 convolutions with batch norm, ReLU, and a
     parameter-free shortcut (option A: subsample and pad channels with zeros)."""
@@ -220,8 +221,13 @@ class ResNet20Net(nn.Module):
         eval_chunk: int = 1024,
     ):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("image_size", image_size), ("base_width", base_width),
-                            ("blocks_per_stage", blocks_per_stage), ("eval_chunk", eval_chunk)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("image_size", image_size),
+            ("base_width", base_width),
+            ("blocks_per_stage", blocks_per_stage),
+            ("eval_chunk", eval_chunk),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if base_width % 2:
@@ -231,8 +237,11 @@ class ResNet20Net(nn.Module):
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            layers = [nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False, dtype=dtype),
-                      nn.BatchNorm2d(base_width, dtype=dtype), nn.ReLU()]
+            layers = [
+                nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False, dtype=dtype),
+                nn.BatchNorm2d(base_width, dtype=dtype),
+                nn.ReLU(),
+            ]
             channels = base_width
             for stage, width in enumerate(widths):
                 for block in range(blocks_per_stage):
@@ -244,8 +253,9 @@ class ResNet20Net(nn.Module):
             for module in self.backbone.modules():
                 if isinstance(module, nn.Conv2d):
                     nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        self.head = NCNet(channels, nonlinear_widths, linear_widths, num_classes, activation=activation,
-                          seed=seed, dtype=dtype)
+        self.head = NCNet(
+            channels, nonlinear_widths, linear_widths, num_classes, activation=activation, seed=seed, dtype=dtype
+        )
         self.activation = activation
         self.num_classes = num_classes
         self.steps_trained = 0
@@ -264,15 +274,19 @@ class ResNet20Net(nn.Module):
         """The backbone's output, N × 4·base_width (rows = samples)."""
         expected = self.in_channels * self.image_size * self.image_size
         if X.dim() != 2 or X.shape[1] != expected:
-            raise ValueError(f"X must be N × {expected} (C·H·W = {self.in_channels}·{self.image_size}·{self.image_size}), "
-                             f"got shape {tuple(X.shape)}")
+            raise ValueError(
+                f"X must be N × {expected} (C·H·W = {self.in_channels}·{self.image_size}·{self.image_size}), "
+                f"got shape {tuple(X.shape)}"
+            )
         images = X.reshape(X.shape[0], self.in_channels, self.image_size, self.image_size)
         if torch.is_grad_enabled():
             return self.backbone(images)
         was_training = self.backbone.training
         self.backbone.eval()
         try:
-            return torch.cat([self.backbone(images[i : i + self.eval_chunk]) for i in range(0, len(images), self.eval_chunk)])
+            return torch.cat(
+                [self.backbone(images[i : i + self.eval_chunk]) for i in range(0, len(images), self.eval_chunk)]
+            )
         finally:
             self.backbone.train(was_training)
 

@@ -11,13 +11,13 @@ same weights as a solo ``train`` run (up to floating-point summation order).
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from .train import History, TrainConfig, TrainingDiverged, objective
 from .metrics import collapse_report
+from .train import History, TrainConfig, TrainingDiverged, objective
 from .utils import pick_device, progress_enabled
 
 # Fields that must be equal across a sweep's configs (the rest may differ per member).
@@ -32,7 +32,9 @@ def _check_sweep(models, configs):
     first = models[0]
     for i, model in enumerate(models):
         if model.widths != first.widths or model.L1 != first.L1 or model.activation != first.activation:
-            raise ValueError(f"models[{i}] differs from models[0] in widths, L1 or activation: a sweep needs one architecture")
+            raise ValueError(
+                f"models[{i}] differs from models[0] in widths, L1 or activation: a sweep needs one architecture"
+            )
         if any(layer.bias is not None for layer in model.layers):
             raise ValueError(f"models[{i}] has biases: train_sweep supports the bias-free network only")
         if model.weights()[0].dtype != first.weights()[0].dtype:
@@ -97,8 +99,11 @@ def train_sweep(models: Sequence, data, configs: Sequence[TrainConfig], historie
             with torch.no_grad():
                 loss, data_loss = objective(model, X, Y, config.weight_decay)
             if not torch.isfinite(loss):
-                raise TrainingDiverged(f"member with lr={config.lr:g}, weight_decay={config.weight_decay:g}: the loss "
-                                       f"became {float(loss)} at step {model.steps_trained}; try a smaller learning rate", history)
+                raise TrainingDiverged(
+                    f"member with lr={config.lr:g}, weight_decay={config.weight_decay:g}: the loss "
+                    f"became {float(loss)} at step {model.steps_trained}; try a smaller learning rate",
+                    history,
+                )
             history.steps.append(model.steps_trained)
             history.loss.append(float(loss))
             history.data_loss.append(float(data_loss))
@@ -121,7 +126,9 @@ def train_sweep(models: Sequence, data, configs: Sequence[TrainConfig], historie
                 bad = int((~torch.isfinite(data_terms)).nonzero()[0])
                 raise TrainingDiverged(
                     f"member {bad} (lr={configs[bad].lr:g}): the loss became {data_terms[bad].item()} at step "
-                    f"{global_step}; try a smaller learning rate", histories[bad])
+                    f"{global_step}; try a smaller learning rate",
+                    histories[bad],
+                )
             grads = torch.autograd.grad(data_terms.sum(), stacked)  # member b's gradient depends on member b only
             with torch.no_grad():
                 for W, G in zip(stacked, grads):

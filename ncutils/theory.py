@@ -9,15 +9,15 @@ features are rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
 from .metrics import DEFAULT_RTOL, _as64, class_means, condition_number, imbalance, singular_values
 
-
 # ---------------------------------------------------------------- the linear head
+
 
 def head_product(head: Sequence[torch.Tensor]) -> torch.Tensor:
     """W_{L:L1+1} = W_L ⋯ W_{L1+1} from the head's matrices in forward order, in float64."""
@@ -76,6 +76,7 @@ def schatten_cost(singular: torch.Tensor, depth: int) -> float:
 
 # ---------------------------------------------------------------- the head from the features before it
 
+
 @dataclass(frozen=True)
 class HeadFromFeatures:
     """Measured pieces of our bound on κ(W_{L:L1+1}) from the conditioning of Z_{L1}, and the bound.
@@ -100,8 +101,9 @@ class HeadFromFeatures:
 
 
 @torch.no_grad()
-def head_from_features(features: torch.Tensor, head: Sequence[torch.Tensor], targets: torch.Tensor,
-                       rtol: float = DEFAULT_RTOL) -> HeadFromFeatures:
+def head_from_features(
+    features: torch.Tensor, head: Sequence[torch.Tensor], targets: torch.Tensor, rtol: float = DEFAULT_RTOL
+) -> HeadFromFeatures:
     """Evaluate our bound on κ of the head's product from κ of the features before the head.
 
     ``features``: Z_{L1} as N×p rows; ``head``: the linear layers in forward order;
@@ -130,14 +132,23 @@ def head_from_features(features: torch.Tensor, head: Sequence[torch.Tensor], tar
     margin = y_min - eps
     bound = (kappa_features * (y_max + eps) + leak * s_max) / margin if margin > 0 else math.inf
     return HeadFromFeatures(
-        kappa_features=kappa_features, features_rank=rank, s_max_features=s_max, s_min_features=s_min,
-        kappa_top_features=kappa_top, kappa_head=condition_number(H, rtol),
+        kappa_features=kappa_features,
+        features_rank=rank,
+        s_max_features=s_max,
+        s_min_features=s_min,
+        kappa_top_features=kappa_top,
+        kappa_head=condition_number(H, rtol),
         s_max_head=float(torch.linalg.matrix_norm(H, ord=2)),
-        eps=eps, leak=leak, y_min=y_min, y_max=y_max, bound=bound,
+        eps=eps,
+        leak=leak,
+        y_min=y_min,
+        y_max=y_max,
+        bound=bound,
     )
 
 
 # ---------------------------------------------------------------- gradient descent and balancedness
+
 
 def data_gradients(model, data) -> list[torch.Tensor]:
     """G_ℓ = ∇_{W_ℓ} of the data term ½‖f(X) − Y‖²_F / N, for every layer, at the current weights."""
@@ -169,6 +180,7 @@ def imbalance_decay(lr: float, weight_decay: float, steps) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- NC1 from interpolation and balancedness
+
 
 @dataclass(frozen=True)
 class NC1Bound:
@@ -222,7 +234,12 @@ def nc1_bound_for(model, data) -> NC1Bound:
     eps1 = float((Z_out - Y.to(torch.float64)).norm())
     eps2 = float(torch.linalg.eigvalsh(imbalance(W_lower, W_last)).abs().max())
     pieces = dict(
-        eps1=eps1, eps2=eps2, s_max=float(s[0]), s_min=float(s_nonzero[-1]), within_prev=within_prev,
-        per_class=data.num_samples // data.num_classes, num_classes=data.num_classes,
+        eps1=eps1,
+        eps2=eps2,
+        s_max=float(s[0]),
+        s_min=float(s_nonzero[-1]),
+        within_prev=within_prev,
+        per_class=data.num_samples // data.num_classes,
+        num_classes=data.num_classes,
     )
     return NC1Bound(**pieces, bound=nc1_bound(**pieces), nc1=nc1(Z_pen, y, data.num_classes))

@@ -60,7 +60,9 @@ class TrainConfig:
 
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+        if not (
+            isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay) and self.weight_decay >= 0
+        ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError(f"give exactly one of steps and epochs, got steps={self.steps!r}, epochs={self.epochs!r}")
@@ -131,7 +133,7 @@ class History:
         os.replace(f.name, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "History":
+    def load(cls, path: str | os.PathLike) -> History:
         with open(path) as f:
             return cls(**json.load(f))
 
@@ -233,9 +235,11 @@ def train(model, data, config: TrainConfig, history: History | None = None) -> H
                 record()
     except KeyboardInterrupt:
         history.interrupted = True
-        warnings.warn(f"training interrupted at step {model.steps_trained}; returning the history so far")
+        warnings.warn(f"training interrupted at step {model.steps_trained}; returning the history so far", stacklevel=2)
     finally:
         bar.close()
         if config.momentum:
-            model.momentum_buffers = [optimizer.state[p].get("momentum_buffer", torch.zeros_like(p)).detach() for p in params]
+            model.momentum_buffers = [
+                optimizer.state[p].get("momentum_buffer", torch.zeros_like(p)).detach() for p in params
+            ]
     return history

@@ -37,7 +37,9 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={str(device)!r} was asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+        raise RuntimeError(
+            f"device={str(device)!r} was asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'"
+        )
     return device
 
 

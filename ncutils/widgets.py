@@ -7,7 +7,7 @@ slider move would be slow: an explorer redraws when its button is pressed.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 def choice_slider(description: str, options: Sequence, value=None):
@@ -22,7 +22,10 @@ def choice_slider(description: str, options: Sequence, value=None):
     if value not in options:
         raise ValueError(f"value {value!r} for {description!r} is not one of the options {options!r}")
     return widgets.SelectionSlider(
-        options=options, value=value, description=description, continuous_update=False,
+        options=options,
+        value=value,
+        description=description,
+        continuous_update=False,
         style={"description_width": "initial"},
     )
 

@@ -42,7 +42,9 @@ def test_sharpness_matches_dense_hessian_on_a_small_network():
     flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     eigenvalues = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of, flat))
     assert eigenvalues[-1] > abs(eigenvalues[0])  # near a minimum the top eigenvalue dominates
-    assert nc.sharpness(model, data, weight_decay=1e-3, iters=2000, tol=1e-12) == pytest.approx(float(eigenvalues[-1]), rel=1e-6)
+    assert nc.sharpness(model, data, weight_decay=1e-3, iters=2000, tol=1e-12) == pytest.approx(
+        float(eigenvalues[-1]), rel=1e-6
+    )
 
 
 def test_bad_iters():

@@ -21,6 +21,7 @@ def is_sorted(y):
 
 # ---------------------------------------------------------------- gaussian_mixture
 
+
 def test_gaussian_mixture_shapes_and_order():
     ds = gaussian_mixture(num_classes=4, per_class=6, dim=5)
     assert ds.X.shape == (24, 5) and ds.y.shape == (24,)
@@ -54,18 +55,21 @@ def test_gaussian_mixture_zero_separation():
     assert torch.isfinite(ds.X).all() and ds.X.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(num_classes=1), "num_classes"),
-    (dict(num_classes=2.5), "num_classes"),
-    (dict(per_class=1), "per_class"),
-    (dict(per_class=0), "per_class"),
-    (dict(dim=0), "dim"),
-    (dict(separation=-1.0), "separation"),
-    (dict(noise=-0.1), "noise"),
-    (dict(noise=float("nan")), "noise"),
-    (dict(seed=-3), "seed"),
-    (dict(dtype=torch.int64), "dtype"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(num_classes=1), "num_classes"),
+        (dict(num_classes=2.5), "num_classes"),
+        (dict(per_class=1), "per_class"),
+        (dict(per_class=0), "per_class"),
+        (dict(dim=0), "dim"),
+        (dict(separation=-1.0), "separation"),
+        (dict(noise=-0.1), "noise"),
+        (dict(noise=float("nan")), "noise"),
+        (dict(seed=-3), "seed"),
+        (dict(dtype=torch.int64), "dtype"),
+    ],
+)
 def test_gaussian_mixture_bad_arguments(kwargs, name):
     args = dict(num_classes=3, per_class=4, dim=5) | kwargs
     with pytest.raises(ValueError, match=name):
@@ -74,25 +78,33 @@ def test_gaussian_mixture_bad_arguments(kwargs, name):
 
 # ---------------------------------------------------------------- Dataset validation
 
+
 def labels(*counts):
     return torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
 
 
-@pytest.mark.parametrize("X, y, K, message", [
-    (torch.zeros(6), labels(3, 3), 2, r"X must be a 2-D .* shape \(6,\)"),
-    (torch.zeros(6, 2), labels(3, 3).view(3, 2), 2, r"y must be a 1-D .* shape \(3, 2\)"),
-    (torch.zeros(5, 2), labels(3, 3), 2, r"X with 5 rows and y with 6 labels"),
-    (torch.zeros(6, 2, dtype=torch.int64), labels(3, 3), 2, r"X must be floating point, got dtype torch.int64"),
-    (torch.zeros(6, 2), labels(3, 3).float(), 2, r"y must hold integer labels"),
-    (torch.tensor([[float("nan"), 0.0]] * 3 + [[float("inf"), 0.0]] * 3), labels(3, 3), 2,
-     r"X contains 6 non-finite values"),
-    (torch.zeros(6, 2), labels(3, 3), 1, r"num_classes must be an integer >= 2, got 1"),
-    (torch.zeros(6, 2), torch.tensor([0, 0, 0, 1, 1, 7]), 2, r"y contains label 7"),
-    (torch.zeros(6, 2), torch.tensor([0, 0, 0, 1, 1, -1]), 2, r"y contains label -1"),
-    (torch.zeros(6, 2), labels(3, 0, 3), 3, r"class 1 has no samples"),
-    (torch.zeros(7, 2), labels(4, 3), 2, r"balanced.*\[4, 3\]"),
-    (torch.zeros(2, 2), labels(1, 1), 2, r"at least 2 samples.*got 1"),
-])
+@pytest.mark.parametrize(
+    "X, y, K, message",
+    [
+        (torch.zeros(6), labels(3, 3), 2, r"X must be a 2-D .* shape \(6,\)"),
+        (torch.zeros(6, 2), labels(3, 3).view(3, 2), 2, r"y must be a 1-D .* shape \(3, 2\)"),
+        (torch.zeros(5, 2), labels(3, 3), 2, r"X with 5 rows and y with 6 labels"),
+        (torch.zeros(6, 2, dtype=torch.int64), labels(3, 3), 2, r"X must be floating point, got dtype torch.int64"),
+        (torch.zeros(6, 2), labels(3, 3).float(), 2, r"y must hold integer labels"),
+        (
+            torch.tensor([[float("nan"), 0.0]] * 3 + [[float("inf"), 0.0]] * 3),
+            labels(3, 3),
+            2,
+            r"X contains 6 non-finite values",
+        ),
+        (torch.zeros(6, 2), labels(3, 3), 1, r"num_classes must be an integer >= 2, got 1"),
+        (torch.zeros(6, 2), torch.tensor([0, 0, 0, 1, 1, 7]), 2, r"y contains label 7"),
+        (torch.zeros(6, 2), torch.tensor([0, 0, 0, 1, 1, -1]), 2, r"y contains label -1"),
+        (torch.zeros(6, 2), labels(3, 0, 3), 3, r"class 1 has no samples"),
+        (torch.zeros(7, 2), labels(4, 3), 2, r"balanced.*\[4, 3\]"),
+        (torch.zeros(2, 2), labels(1, 1), 2, r"at least 2 samples.*got 1"),
+    ],
+)
 def test_dataset_validation(X, y, K, message):
     with pytest.raises(ValueError, match=message):
         Dataset(X, y, K)
@@ -144,6 +156,7 @@ def test_subset_per_class():
 
 # ---------------------------------------------------------------- bundled data
 
+
 def test_digits():
     ds = digits()
     assert ds.num_classes == 10 and ds.dim == 64 and ds.name == "digits"
@@ -168,6 +181,7 @@ def test_mnist_subset():
 
 
 # ---------------------------------------------------------------- MNIST from IDX files
+
 
 def write_idx(path, array, magic, gz=False):
     array = np.asarray(array, dtype=np.uint8)
@@ -249,6 +263,7 @@ def test_mnist_bad_magic(tmp_path):
 
 
 # ---------------------------------------------------------------- CIFAR-10 from pickle batches
+
 
 def write_cifar(folder, labels_per_batch, seed=0):
     folder.mkdir(parents=True, exist_ok=True)

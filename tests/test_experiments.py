@@ -26,13 +26,16 @@ def one_thread():
 
 # ---------------------------------------------------------------- every preset, tiny, same code path
 
+
 @pytest.mark.parametrize("name", ex.PRESET_NAMES)
 def test_each_preset_runs_tiny(name, tmp_path):
     preset = ex.get_preset(name, "tiny")
     outputs = ex.run_preset(name, "tiny", out=tmp_path, progress=False, command=f"python -m ncutils run {name}")
     assert len(outputs) == len(preset.variants) * preset.seeds
     runs = ex.load_runs(name, tmp_path)
-    assert [(r["variant"], r["seed"]) for r in runs] == [(v.label, s) for v in preset.variants for s in range(preset.seeds)]
+    assert [(r["variant"], r["seed"]) for r in runs] == [
+        (v.label, s) for v in preset.variants for s in range(preset.seeds)
+    ]
     for run in runs:
         history = ex.history_of(run)
         assert history.steps[0] == 0 and history.steps[-1] == preset.steps
@@ -69,8 +72,9 @@ def test_resnet_laptop_preset_runs_on_the_mnist_subset(tmp_path):
     """The laptop ResNet preset, shrunk to two steps: one-channel 28×28 images, half-width ResNet20."""
     laptop = ex.get_preset("resnet_layerwise", "laptop")
     assert (laptop.data, laptop.in_channels, laptop.image_size, laptop.base_width) == ("mnist_subset", 1, 28, 8)
-    short = dataclasses.replace(laptop, per_class=2, batch_size=10, steps=2, record_every=1, checkpoint_every=1,
-                                seeds=1)
+    short = dataclasses.replace(
+        laptop, per_class=2, batch_size=10, steps=2, record_every=1, checkpoint_every=1, seeds=1
+    )
     (output,) = ex.run_preset(short, out=tmp_path, progress=False)
     history = ex.history_of(output.result)
     assert history.steps == [0, 1, 2] and output.result["data"]["dim"] == 784
@@ -78,6 +82,7 @@ def test_resnet_laptop_preset_runs_on_the_mnist_subset(tmp_path):
 
 
 # ---------------------------------------------------------------- errors
+
 
 def test_unknown_preset_and_scale():
     with pytest.raises(ex.PresetError, match="unknown preset 'nope'.*mlp_layerwise"):
@@ -94,12 +99,18 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main(["run", "mlp_layerwise", "--scale", "tiny", "--device", "cuda", "--out", str(tmp_path)]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err
-    assert main(["run", "mlp_layerwise", "--scale", "paper", "--data-root", str(tmp_path / "none"),
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["run", "mlp_layerwise", "--scale", "paper", "--data-root", str(tmp_path / "none"), "--out", str(tmp_path)]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte" in err and str(tmp_path / "none") in err
-    assert main(["run", "resnet_head_depth", "--scale", "paper", "--data-root", str(tmp_path),
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(["run", "resnet_head_depth", "--scale", "paper", "--data-root", str(tmp_path), "--out", str(tmp_path)])
+        == 2
+    )
     assert "data_batch_1" in capsys.readouterr().err
     assert main(["run", "mlp_layerwise", "--seeds", "0", "--out", str(tmp_path)]) == 2
     with pytest.raises(SystemExit) as exit_info:  # argparse: a bad --device value
@@ -122,9 +133,11 @@ def test_cli_list_and_run(tmp_path, capsys):
 
 # ---------------------------------------------------------------- files
 
+
 def test_json_round_trip(tmp_path):
-    (output,) = ex.run_preset(dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1),
-                              out=tmp_path, progress=False)
+    (output,) = ex.run_preset(
+        dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1), out=tmp_path, progress=False
+    )
     loaded = json.loads(output.path.read_text())
     assert loaded == json.loads(json.dumps(output.result))
     history = ex.history_of(loaded)
@@ -141,9 +154,11 @@ def test_json_round_trip(tmp_path):
 
 # ---------------------------------------------------------------- infinite NC2 (class means of rank < K)
 
+
 def test_infinite_nc2_survives_the_json_file_and_is_never_averaged_away(tmp_path):
-    (output,) = ex.run_preset(dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1),
-                              out=tmp_path, progress=False)
+    (output,) = ex.run_preset(
+        dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1), out=tmp_path, progress=False
+    )
     run = output.result
     run["history"]["reports"][-1]["nc2"][-2] = math.inf  # as the runner stores a rank-deficient step
     run["history"]["reports"][-1]["means_rank"][-2] = 2
@@ -204,10 +219,20 @@ def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
 
 # ---------------------------------------------------------------- checkpoint and resume
 
+
 def _resume_preset(momentum: float, batch_size, seeds: int):
     tiny = ex.get_preset("mlp_layerwise", "tiny")
-    return dataclasses.replace(tiny, steps=40, record_every=10, checkpoint_every=20, seeds=seeds, dtype="float64",
-                               momentum=momentum, batch_size=batch_size, lr_drop_fraction=0.5)
+    return dataclasses.replace(
+        tiny,
+        steps=40,
+        record_every=10,
+        checkpoint_every=20,
+        seeds=seeds,
+        dtype="float64",
+        momentum=momentum,
+        batch_size=batch_size,
+        lr_drop_fraction=0.5,
+    )
 
 
 @pytest.mark.parametrize("momentum, batch_size, seeds", [(0.0, None, 2), (0.9, 5, 1)], ids=["sweep-gd", "sgd-momentum"])
@@ -239,8 +264,9 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch, momentum,
             assert ha.metric(name, 2) == pytest.approx(hb.metric(name, 2), rel=0, abs=1e-10)
         assert a.result["class_means"].keys() == b.result["class_means"].keys()
         for layer, means in a.result["class_means"].items():
-            torch.testing.assert_close(torch.tensor(means), torch.tensor(b.result["class_means"][layer]),
-                                       rtol=0, atol=1e-10)
+            torch.testing.assert_close(
+                torch.tensor(means), torch.tensor(b.result["class_means"][layer]), rtol=0, atol=1e-10
+            )
 
     # resuming a finished preset trains nothing and returns the stored results
     again = ex.run_preset(preset, out=tmp_path / "split", resume=True, progress=False)
@@ -266,6 +292,7 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, monkeypa
 
 
 # ---------------------------------------------------------------- ResNet20
+
 
 def test_resnet20_shapes_and_head_features():
     model = nc.ResNet20Net(10, nonlinear_widths=[32, 32], linear_widths=[16, 16], seed=0)

@@ -37,6 +37,7 @@ def simplex_etf(K, p, seed=0):
 
 # ---------------------------------------------------------------- exact constructions
 
+
 def test_collapsed_features_have_zero_nc1():
     means = torch.randn(K, p, dtype=torch.float64)
     Z, y = means[labels()], labels()
@@ -121,6 +122,7 @@ def test_negativity_of_signed_matrices():
 
 # ---------------------------------------------------------------- invariances
 
+
 @pytest.mark.parametrize("metric", [nc.nc1, nc.nc1_pinv, nc.nc2, nc.nc2_etf])
 def test_invariant_to_rotation_and_scale(metric):
     Z, y = random_features(seed=3)
@@ -136,6 +138,7 @@ def test_float32_input_is_measured_in_float64():
 
 
 # ---------------------------------------------------------------- agreement with the literal formulas
+
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_agrees_with_naive_float64(seed):
@@ -169,6 +172,7 @@ def test_wide_features_more_dims_than_samples():
 
 # ---------------------------------------------------------------- degenerate and bad inputs
 
+
 def test_coinciding_means_give_infinite_nc1_not_nan():
     Z = torch.randn(K * n, p, dtype=torch.float64)
     Z = Z - nc.class_means(Z, labels())[labels()]  # every class mean is 0
@@ -198,6 +202,7 @@ def test_bad_inputs_raise_clear_errors(call, error, match):
 
 
 # ---------------------------------------------------------------- the per-layer report
+
 
 def test_collapse_report_has_one_row_per_layer():
     data = nc.gaussian_mixture(3, 5, 6, seed=0)

@@ -66,4 +66,3 @@ def test_bad_arguments(kwargs, match):
     args = dict(in_dim=3, nonlinear_widths=[4], linear_widths=[4], num_classes=2) | kwargs
     with pytest.raises(ValueError, match=match):
         nc.NCNet(**args)
-

@@ -19,9 +19,7 @@ SKIP_DIRS = {"_build", ".ipynb_checkpoints", "jupyter_execute", ".jupyter_cache"
 
 
 def book_notebooks() -> list[Path]:
-    return sorted(
-        path for path in BOOK.rglob("*.ipynb") if not SKIP_DIRS.intersection(path.relative_to(ROOT).parts)
-    )
+    return sorted(path for path in BOOK.rglob("*.ipynb") if not SKIP_DIRS.intersection(path.relative_to(ROOT).parts))
 
 
 def code_cells(path: Path) -> list[dict]:

@@ -14,7 +14,10 @@ def members():
         nc.TrainConfig(lr=lr, weight_decay=wd, steps=150, record_every=50, progress=False)
         for lr, wd in [(0.05, 0.0), (0.05, 1e-2), (0.1, 1e-3), (0.02, 5e-2)]
     ]
-    make = lambda seed: nc.NCNet(8, [24, 16], [12], 3, activation="smooth_leaky", seed=seed, dtype=torch.float64)
+
+    def make(seed):
+        return nc.NCNet(8, [24, 16], [12], 3, activation="smooth_leaky", seed=seed, dtype=torch.float64)
+
     return data, configs, make
 
 

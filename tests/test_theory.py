@@ -12,11 +12,14 @@ def trained(L2_widths=(16, 8), steps=300, lr=0.05, weight_decay=1e-2, seed=0, wi
     data = nc.gaussian_mixture(3, per_class, 10, seed=seed)
     model = nc.NCNet(10, list(widths), list(L2_widths), 3, activation="smooth_leaky", seed=seed, dtype=torch.float64)
     if steps:
-        nc.train(model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=steps, record_every=0, progress=False))
+        nc.train(
+            model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=steps, record_every=0, progress=False)
+        )
     return data, model
 
 
 # ---------------------------------------------------------------- the GD balancedness recursion
+
 
 def test_gd_recursion_is_exact_for_linear_pairs_only():
     data, model = trained(steps=50)
@@ -44,6 +47,7 @@ def test_imbalance_decay_factor():
 
 
 # ---------------------------------------------------------------- balanced heads
+
 
 def test_balanced_factorization_is_exact():
     A = torch.randn(3, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
@@ -92,6 +96,7 @@ def test_exactly_balanced_interpolating_head_gives_exact_collapse():
 
 
 # ---------------------------------------------------------------- the NC1 bound
+
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("steps", [0, 400])
@@ -158,8 +163,13 @@ def test_head_from_features_sees_weight_outside_the_features():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    K=st.integers(2, 5), n=st.integers(2, 5), extra=st.integers(0, 6),
-    noise=st.floats(0.0, 0.3), leak=st.floats(0.0, 2.0), depth=st.integers(1, 3), seed=st.integers(0, 2**16),
+    K=st.integers(2, 5),
+    n=st.integers(2, 5),
+    extra=st.integers(0, 6),
+    noise=st.floats(0.0, 0.3),
+    leak=st.floats(0.0, 2.0),
+    depth=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
 )
 def test_head_from_features_bound_holds(K, n, extra, noise, leak, depth, seed):
     """κ(W_{L:L1+1}) ≤ bound for features of any spectrum, heads that interpolate up to noise,

@@ -71,7 +71,9 @@ def test_weight_decay_balances_the_head_and_zero_decay_does_not():
 
 def test_minibatch_sgd_with_momentum_and_epochs():
     data, model = small_problem(dtype=torch.float32)
-    config = nc.TrainConfig(lr=0.02, weight_decay=1e-4, epochs=10, batch_size=5, momentum=0.9, record_every=0, progress=False)
+    config = nc.TrainConfig(
+        lr=0.02, weight_decay=1e-4, epochs=10, batch_size=5, momentum=0.9, record_every=0, progress=False
+    )
     assert config.num_steps(data.num_samples) == 10 * 5  # 24 samples in batches of 5
     history = nc.train(model, data, config)
     assert history.steps == [0, 50]
@@ -162,7 +164,9 @@ def test_missing_gpu_is_a_clear_error():
 def test_minibatch_sgd_with_momentum_continues_exactly():
     data, a = small_problem()
     _, b = small_problem()
-    config = nc.TrainConfig(lr=0.02, weight_decay=1e-3, steps=23, batch_size=5, momentum=0.9, record_every=0, progress=False)
+    config = nc.TrainConfig(
+        lr=0.02, weight_decay=1e-3, steps=23, batch_size=5, momentum=0.9, record_every=0, progress=False
+    )
     nc.train(a, data, config)
     nc.train(a, data, config)
     nc.train(b, data, dataclasses.replace(config, steps=46))
