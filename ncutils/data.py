@@ -388,6 +388,45 @@ def mnist(
     )
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 batch and nothing else: the only globals a batch needs are NumPy's
+    array reconstructors; any other (a function, a class) is refused before it can run."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),  # how the official files (NumPy 1) name it
+        ("numpy._core.multiarray", "_reconstruct"),  # and NumPy 2
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds")
+        if name == "_reconstruct":
+            return _ndarray_reconstruct()
+        return getattr(np, name)
+
+
+def _ndarray_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy 1
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def _read_cifar_batch(path: Path) -> dict:
+    """One CIFAR-10 batch as a dict; a file that is not one gives one error naming it."""
+    try:
+        with open(path, "rb") as f:
+            batch = _CifarUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
+        raise ValueError(f"{path} is not a CIFAR-10 batch ({error}); use the official python-version files") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError(f"{path} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'")
+    return batch
+
+
 def cifar10(
     root: str | os.PathLike,
     train: bool = True,
@@ -399,8 +438,9 @@ def cifar10(
 
     Accepts ``root/cifar-10-batches-py/`` (what the official archive unpacks to)
     or ``root`` itself holding ``data_batch_1`` … ``data_batch_5`` (train) or
-    ``test_batch`` (``train=False``). Nothing is downloaded. Only load the
-    official files: unpickling runs code stored in the file.
+    ``test_batch`` (``train=False``). Nothing is downloaded. The batches are read
+    by a restricted unpickler that admits only what the format holds (a dict of
+    bytes, lists and one uint8 NumPy array): a crafted file cannot run code.
 
     ``X`` is N×3072: each image flattened in the pickle's channel-major order
     (1024 red, then 1024 green, then 1024 blue values), scaled to [0, 1] and
@@ -423,8 +463,7 @@ def cifar10(
         )
     images, labels = [], []
     for name in names:
-        with open(folder / name, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+        batch = _read_cifar_batch(folder / name)
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != len(batch[b"labels"]):
             raise ValueError(

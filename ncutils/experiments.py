@@ -542,6 +542,21 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     _atomic_write(path, "wb", lambda f: torch.save(state, f))
 
 
+def _load_checkpoint(path: Path) -> dict:
+    """A checkpoint's state, read with ``weights_only=True``: tensors and plain Python values only,
+    so a crafted file cannot run code. A file that cannot be read gives one error naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # UnpicklingError (refused content), RuntimeError (not a zip), EOFError, ...
+        raise PresetError(
+            f"the checkpoint {path} cannot be read ({type(error).__name__}): it is damaged or was not written "
+            "by ncutils; delete it to start this variant again"
+        ) from None
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        raise PresetError(f"the checkpoint {path} is not an ncutils checkpoint; delete it to start this variant again")
+    return state
+
+
 def run_path(out: str | os.PathLike, preset: str, variant: str, seed: int) -> Path:
     return Path(out) / preset / f"{variant}_seed{seed}.json"
 
@@ -650,7 +665,7 @@ def run_variant(
             return finished
 
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = _load_checkpoint(checkpoint)
         if state["fingerprint"] != fingerprint:
             raise PresetError(
                 f"the checkpoint {checkpoint} was written by another configuration; delete it or run without --resume"

@@ -304,3 +304,35 @@ def test_cifar10_missing_files(tmp_path):
     assert "cifar-10-batches-py" in str(info.value) and "downloaded" in str(info.value)
     with pytest.raises(FileNotFoundError, match="test_batch"):
         cifar10(tmp_path, train=False)
+
+
+class _RunsCode:
+    """Unpickling this object would create ``marker``: a stand-in for any code a crafted file runs."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_cifar10_crafted_batch_runs_no_code(tmp_path):
+    """Reproduce: python -m pytest tests/test_data.py -k crafted"""
+    write_cifar(tmp_path, [[0, 1]] * 6)
+    marker = tmp_path / "code_ran"
+    with open(tmp_path / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": _RunsCode(marker), b"labels": [0]}, f)
+    with pytest.raises(ValueError, match="data_batch_3 is not a CIFAR-10 batch") as info:
+        cifar10(tmp_path)
+    assert "posix.system" in str(info.value) or "os.system" in str(info.value)
+    assert not marker.exists()
+
+
+def test_cifar10_truncated_batch_names_the_file(tmp_path):
+    write_cifar(tmp_path, [[0, 1]] * 6)
+    content = (tmp_path / "data_batch_2").read_bytes()
+    (tmp_path / "data_batch_2").write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match="data_batch_2 is not a CIFAR-10 batch"):
+        cifar10(tmp_path)

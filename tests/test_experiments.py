@@ -338,3 +338,42 @@ def test_resnet20_trains_and_reports_like_ncnet():
 def test_resnet20_for_mnist_images():
     model = nc.ResNet20Net(10, linear_widths=[8], in_channels=1, image_size=28, seed=0)
     assert model(torch.randn(3, 784)).shape == (3, 10)
+
+
+class _RunsCode:
+    """Unpickling this object would create ``marker``: a stand-in for any code a crafted file runs."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the crafted file's protocol
+def test_a_crafted_checkpoint_runs_no_code(tmp_path):
+    """Reproduce: python -m pytest tests/test_experiments.py -k crafted_checkpoint"""
+    import pickle
+
+    preset = _resume_preset(0.0, None, 1)
+    marker = tmp_path / "code_ran"
+    checkpoint = tmp_path / preset.name / f"{preset.variants[0].label}.checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    with open(checkpoint, "wb") as f:
+        pickle.dump({"fingerprint": _RunsCode(marker)}, f)
+    with pytest.raises(ex.PresetError, match="cannot be read") as info:
+        ex.run_preset(preset, out=tmp_path, resume=True, progress=False)
+    assert str(checkpoint) in str(info.value)
+    assert not marker.exists()
+
+
+def test_a_truncated_checkpoint_names_the_file(tmp_path):
+    preset = _resume_preset(0.0, None, 1)
+    checkpoint = tmp_path / preset.name / f"{preset.variants[0].label}.checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ex.PresetError, match="cannot be read") as info:
+        ex.run_preset(preset, out=tmp_path, resume=True, progress=False)
+    assert str(checkpoint) in str(info.value)
