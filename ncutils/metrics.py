@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 DEFAULT_RTOL = 1e-8  # singular values below rtol · s_max count as zero
@@ -21,10 +22,14 @@ CHUNK_ROWS = 1024  # feature matrices are read in blocks of rows: float64 copies
 
 
 def _check_matrix(A, name: str) -> torch.Tensor:
+    if isinstance(A, np.ndarray):  # NumPy arrays are welcome: same data, no copy
+        A = torch.from_numpy(A)
     if not isinstance(A, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(A).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor or a NumPy array, got {type(A).__name__}")
     if A.dim() != 2:
         raise ValueError(f"{name} must be a 2-D matrix, got shape {tuple(A.shape)}")
+    if A.numel() == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(A.shape)}")
     A = A.detach()
     if not torch.isfinite(A.sum()):  # one cheap reduction; count only when something looks wrong
         bad = int((~torch.isfinite(A)).sum())
@@ -43,13 +48,20 @@ def _row_blocks(A: torch.Tensor):
         yield start, A[start : start + CHUNK_ROWS].to(torch.float64)
 
 
-def _labels(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None) -> tuple[torch.Tensor, int]:
+def _labels(Z: torch.Tensor, y, num_classes: int | None) -> tuple[torch.Tensor, int]:
+    if isinstance(y, (np.ndarray, list, tuple)):
+        y = torch.as_tensor(np.asarray(y))
     if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != Z.shape[0]:
-        raise ValueError(f"y must hold one label per row of Z ({Z.shape[0]}), got {getattr(y, 'shape', y)!r}")
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"y must hold one label per row of Z ({Z.shape[0]}), as a 1-D tensor or array; got {shape}")
+    if y.dtype.is_floating_point and not torch.equal(y, y.round()):
+        raise ValueError("y must hold integer class labels, got non-integer values")
     y = y.to(Z.device, torch.int64)
-    K = int(y.max()) + 1 if num_classes is None else num_classes
+    K = int(y.max()) + 1 if num_classes is None else int(num_classes)
     if y.min() < 0 or y.max() >= K:
         raise ValueError(f"labels must lie in 0..{K - 1}, got values from {int(y.min())} to {int(y.max())}")
+    if K < 2:
+        raise ValueError(f"neural-collapse metrics compare classes: need at least 2, got {K}")
     return y, K
 
 
@@ -149,6 +161,8 @@ def _class_geometry(Z, y, num_classes, rtol=DEFAULT_RTOL):
     trace is taken without forming a p×p matrix: tr(Σ_W Σ_B⁺)/K = ‖R V S⁻¹‖²_F / N,
     R the within-class residuals. Both NC1s are ``inf`` when the means coincide.
     """
+    if not rtol > 0:
+        raise ValueError(f"rtol must be positive, got {rtol!r}")
     Z = _check_matrix(Z, "Z")
     y, K = _labels(Z, y, num_classes)
     means = class_means(Z, y, K)
@@ -185,6 +199,8 @@ def nc1_pinv(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, r
 def _etf_distance(centred):
     G = centred @ centred.T
     K = G.shape[0]
+    if not torch.linalg.matrix_norm(G) > 0:  # the class means coincide: no shape to compare
+        return math.inf
     etf = (torch.eye(K, dtype=G.dtype, device=G.device) - 1.0 / K) / math.sqrt(K - 1)
     return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
 
@@ -221,7 +237,8 @@ def nc2(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, rtol: 
 def nc2_etf(Z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> float:
     """Distance of the centred means' Gram matrix to a simplex ETF's (→ 0; Papyan et al.).
 
-    ‖G/‖G‖_F − (I − 11ᵀ/K)/√(K−1)‖_F with G = (M − μ_G)(M − μ_G)ᵀ.
+    ‖G/‖G‖_F − (I − 11ᵀ/K)/√(K−1)‖_F with G = (M − μ_G)(M − μ_G)ᵀ; ``inf`` when the
+    class means coincide (G = 0), as for NC1.
     """
     means = class_means(Z, y, num_classes)
     return _etf_distance(means - means.mean(0))
@@ -235,22 +252,37 @@ def _check_head(W, means):
 
 
 def _alignment(W, means):
-    """(NC3, NC3 distance) of the head W against the class means."""
+    """(NC3, NC3 distance) of the head W against the class means.
+
+    Undefined, and returned as NaN, when a class mean or a row of W is zero (a dead layer):
+    a cosine with the zero vector has no value.
+    """
     W = _check_head(W, means)
+    if not ((W.norm(dim=1) > 0).all() and (means.norm(dim=1) > 0).all()):
+        return math.nan, math.nan
     cosine = (W * means).sum(1) / (W.norm(dim=1) * means.norm(dim=1))
     distance = ((W / W.norm() - means / means.norm()) ** 2).sum()
     return float(cosine.mean()), float(distance)
 
 
+def _means_for_head(Z, y, W):
+    """Class means of Z, after checking that W has one row per class the labels name."""
+    Z, W = _check_matrix(Z, "Z"), _check_matrix(W, "W")
+    y, K = _labels(Z, y, None)
+    if W.shape[0] < K:
+        raise ValueError(f"W must have one row per class: the labels name {K} classes, W has {W.shape[0]} rows")
+    return class_means(Z, y, W.shape[0])
+
+
 def nc3(Z: torch.Tensor, y: torch.Tensor, W: torch.Tensor) -> float:
     """NC3 = mean over classes of cos∠(W_k, μ_k): alignment of the last layer's
     rows with the (uncentred) class means (→ 1)."""
-    return _alignment(W, class_means(Z, y, _check_matrix(W, "W").shape[0]))[0]
+    return _alignment(W, _means_for_head(Z, y, W))[0]
 
 
 def nc3_distance(Z: torch.Tensor, y: torch.Tensor, W: torch.Tensor) -> float:
     """‖W/‖W‖_F − M/‖M‖_F‖²_F: Papyan et al.'s self-duality distance, uncentred (→ 0)."""
-    return _alignment(W, class_means(Z, y, _check_matrix(W, "W").shape[0]))[1]
+    return _alignment(W, _means_for_head(Z, y, W))[1]
 
 
 def layer_metrics(Z, y, num_classes=None, W=None, pre=None, rtol: float = DEFAULT_RTOL) -> dict:

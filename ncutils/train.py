@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 import tempfile
 import warnings
@@ -52,6 +53,21 @@ class TrainConfig:
     progress: bool | None = None  # None: on, unless the CI variable is set
 
     def __post_init__(self):
+        # NumPy scalars (np.float32, np.int64, ...) are taken as the Python numbers they hold
+        for name in ("lr", "weight_decay", "momentum", "lr_drop_factor"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                object.__setattr__(self, name, float(value))
+        for name in ("steps", "epochs", "batch_size", "lr_drop_step", "record_every", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+                object.__setattr__(self, name, int(value))
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}") from None
+
         def positive_int(name, value, allow_none=False):
             if value is None and allow_none:
                 return

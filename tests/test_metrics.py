@@ -256,3 +256,76 @@ def test_nc2_is_finite_exactly_when_the_means_have_rank_k(classes, extra_dims, r
         assert value == pytest.approx(s[0] / s[classes - 1], rel=1e-9)
         assert value == pytest.approx(naive.nc2(Z.numpy(), y.numpy(), classes), rel=1e-9)
     assert nc.layer_metrics(Z, y)["means_rank"] == rank
+
+
+# ---------------------------------------------------------------- edge cases: clear errors, documented undefined values
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: nc.nc1(torch.zeros(0, 5), torch.zeros(0, dtype=torch.long)), "Z is empty"),
+        (lambda: nc.nc2(torch.randn(6, 3), torch.zeros(6, dtype=torch.long)), "need at least 2"),
+        (lambda: nc.nc1_pinv(*random_features(), rtol=0), "rtol must be positive"),
+        (lambda: nc.nc1_pinv(*random_features(), rtol=-1e-3), "rtol must be positive"),
+        (lambda: nc.nc3(*random_features(), torch.ones(K - 1, p)), "the labels name 4 classes, W has 3 rows"),
+        (lambda: nc.nc1(torch.randn(4, 2), torch.tensor([0.0, 0.5, 1.0, 1.0])), "integer class labels"),
+    ],
+)
+def test_edge_cases_raise_one_clear_error(call, match):
+    """Reproduce: python -m pytest tests/test_metrics.py -k edge_cases"""
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_numpy_inputs_give_the_same_metrics():
+    Z, y = random_features()
+    assert nc.nc1(Z.numpy(), y.numpy()) == nc.nc1(Z, y)
+    assert nc.nc2(Z.numpy(), list(y.tolist())) == nc.nc2(Z, y)
+
+
+def test_a_dead_layer_is_measured_not_fatal():
+    """All-zero features (a dead ReLU layer): every metric has a documented undefined value."""
+    Z, y = torch.zeros(K * n, p, dtype=torch.float64), labels()
+    report = nc.layer_metrics(Z, y, W=torch.randn(K, p, dtype=torch.float64))
+    assert report["nc1"] == report["nc1_pinv"] == report["nc2"] == report["nc2_etf"] == math.inf
+    assert report["means_rank"] == 0 and math.isnan(report["nc3"]) and math.isnan(report["nc3_distance"])
+
+
+# ---------------------------------------------------------------- invariances (Hypothesis)
+
+
+@st.composite
+def features(draw):
+    classes, per, dims = draw(st.integers(2, 5)), draw(st.integers(2, 5)), draw(st.integers(2, 8))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    means = 3 * torch.randn(classes, dims, generator=g, dtype=torch.float64)
+    y = labels(classes, per)
+    Z = means[y] + draw(st.floats(0.05, 2.0)) * torch.randn(classes * per, dims, generator=g, dtype=torch.float64)
+    return Z, y, g
+
+
+def _all(Z, y, W):
+    return (nc.nc1(Z, y), nc.nc1_pinv(Z, y), nc.nc2(Z, y), nc.nc2_etf(Z, y), nc.nc3(Z, y, W), nc.nc3_distance(Z, y, W))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=features(), scale=st.floats(1e-3, 1e3))
+def test_metrics_are_invariant_to_sample_order_rotation_and_scale(data, scale):
+    """Permuting the samples, rotating the features (and W with them) and scaling them change no metric."""
+    Z, y, g = data
+    W = torch.randn(int(y.max()) + 1, Z.shape[1], generator=g, dtype=torch.float64)
+    reference = _all(Z, y, W)
+    order = torch.randperm(len(y), generator=g)
+    Q = torch.linalg.qr(torch.randn(Z.shape[1], Z.shape[1], generator=g, dtype=torch.float64))[0]
+    for Z2, y2, W2 in [(Z[order], y[order], W), (Z @ Q, y, W @ Q), (scale * Z, y, W)]:
+        assert _all(Z2, y2, W2) == pytest.approx(reference, rel=1e-6, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=features())
+def test_kappa_is_at_least_one_and_collapsed_features_have_zero_nc1(data):
+    Z, y, _ = data
+    assert nc.nc2(Z, y) >= 1.0 and nc.condition_number(Z) >= 1.0
+    M = nc.class_means(Z, y)
+    assert nc.nc1(M[y] + 0.0, y) < 1e-24  # every sample exactly on its class mean

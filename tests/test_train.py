@@ -2,8 +2,10 @@
 
 import dataclasses
 import importlib
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -179,3 +181,16 @@ def test_minibatches_cover_each_epoch_once():
     first_epoch, second_epoch = torch.cat(batches[:5]), torch.cat(batches[5:])
     assert sorted(first_epoch.tolist()) == list(range(24)) == sorted(second_epoch.tolist())
     assert not torch.equal(first_epoch, second_epoch)
+
+
+def test_config_takes_numpy_scalars_as_python_numbers():
+    """Reproduce: python -m pytest tests/test_train.py -k numpy_scalars"""
+    config = nc.TrainConfig(lr=np.float32(0.1), weight_decay=np.float64(1e-3), steps=np.int64(3), seed=np.int32(2))
+    assert type(config.lr) is float and type(config.steps) is int and type(config.seed) is int
+    assert config.lr == pytest.approx(0.1) and config.steps == 3
+    json.dumps(dataclasses.asdict(config))  # histories store the config as JSON
+
+
+def test_config_rejects_an_unknown_device_at_once():
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"):
+        nc.TrainConfig(lr=0.1, steps=1, device="gpu")
