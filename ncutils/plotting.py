@@ -20,7 +20,8 @@ METRIC_LABELS = {
     "balancedness": "balancedness (relative)",
     "balancedness_op": "imbalance ‖D‖_op",
     "negativity": "negativity",
-    "loss": "loss",
+    "loss": "loss  L_λ",
+    "data_loss": "data term  ½‖f(X) − Y‖²_F / N",
 }
 
 
@@ -47,8 +48,21 @@ def use_book_style() -> None:
 
 
 def plot_metric(history, name: str, layers=None, ax=None, log: bool = True, label_prefix: str = "layer "):
-    """Curves of one metric over training, one per layer (default: every layer where it applies)."""
+    """Curves of one metric over training, one per layer (default: every layer where it applies).
+
+    ``name`` is a column of the collapse report (``nc1``, ``nc2``, …) or ``loss`` / ``data_loss``,
+    which have one curve for the whole network.
+    """
+    if not history.steps:
+        raise ValueError("this history has no recorded steps: there is nothing to plot")
     ax = ax if ax is not None else plt.gca()
+    if name in ("loss", "data_loss"):
+        ax.plot(history.steps, getattr(history, name), label=name)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(METRIC_LABELS.get(name, name))
+        return ax
     L = len(history.final["layer"])
     layers = layers if layers is not None else range(1, L + 1)
     for layer in layers:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def significant(value, digits: int = 3) -> str:
     """``value`` rounded to ``digits`` significant digits, as text ('—' for None, 'inf' for ∞)."""
     if value is None:
         return "—"
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "NO"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         if math.isnan(value):
@@ -46,7 +49,7 @@ def _table(header, rows, digits):
 def assumption_table(rows, digits: int = 3):
     """Rows (assumption, measured value, holds?) as a table; ``holds`` is a bool."""
     for row in rows:
-        if len(row) != 3 or not isinstance(row[2], bool):
+        if len(row) != 3 or not isinstance(row[2], (bool, np.bool_)):
             raise ValueError(f"each row must be (assumption, measured, holds: bool), got {row!r}")
     return _table(["assumption", "measured", "holds?"], rows, digits)
 
@@ -54,6 +57,6 @@ def assumption_table(rows, digits: int = 3):
 def conclusion_table(rows, digits: int = 3):
     """Rows (quantity, bound or prediction, measured, inside?) as a table; ``inside`` is a bool."""
     for row in rows:
-        if len(row) != 4 or not isinstance(row[3], bool):
+        if len(row) != 4 or not isinstance(row[3], (bool, np.bool_)):
             raise ValueError(f"each row must be (quantity, bound, measured, inside: bool), got {row!r}")
     return _table(["quantity", "bound or prediction", "measured", "inside?"], rows, digits)

@@ -37,3 +37,12 @@ def test_format_report_rounds_and_indexes_by_layer():
     assert list(frame.index) == [1, 2]
     assert frame.loc[1, "nc1"] == 0.123 and frame.loc[2, "nc1"] == math.inf
     assert frame.loc[2, "nc3"] == 0.988
+
+
+def test_tables_accept_numpy_booleans_and_numbers():
+    """Reproduce: python -m pytest tests/test_tables.py -k numpy"""
+    import numpy as np
+
+    table = nc.assumption_table([("a", np.float64(0.5), np.bool_(True)), ("b", np.int64(3), np.float64(2.0) > 3)])
+    assert table["holds?"].tolist() == ["yes", "NO"] and table["measured"].tolist() == ["0.5", "3"]
+    assert nc.conclusion_table([("q", 1.0, np.float32(0.25), np.bool_(False))])["inside?"].tolist() == ["NO"]
