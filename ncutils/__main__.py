@@ -8,6 +8,7 @@ missing data files, bad option values); 1 the run failed (e.g. the loss diverged
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import torch
@@ -99,8 +100,11 @@ def _run(args, parser, argv) -> int:
     if args.seeds is not None and args.seeds < 1:
         return _usage_error(parser, f"--seeds must be a positive integer, got {args.seeds}")
     if args.threads is not None:
-        if args.threads < 1:
-            return _usage_error(parser, f"--threads must be a positive integer, got {args.threads}")
+        cores = os.cpu_count() or 1
+        if not 1 <= args.threads <= cores:
+            return _usage_error(
+                parser, f"--threads must lie in 1..{cores} (this machine's CPU cores), got {args.threads}"
+            )
         torch.set_num_threads(args.threads)
     try:
         outputs = experiments.run_preset(

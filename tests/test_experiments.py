@@ -113,6 +113,9 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     )
     assert "data_batch_1" in capsys.readouterr().err
     assert main(["run", "mlp_layerwise", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    # more threads than cores used to segfault torch; reproduce: python -m ncutils run mlp_layerwise --threads 100000
+    assert main(["run", "mlp_layerwise", "--scale", "tiny", "--threads", "100000", "--out", str(tmp_path)]) == 2
+    assert "--threads must lie in 1.." in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # argparse: a bad --device value
         main(["run", "mlp_layerwise", "--device", "tpu"])
     assert exit_info.value.code == 2
