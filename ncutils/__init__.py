@@ -3,24 +3,11 @@
 Notebooks import only this module: ``import ncutils as nc``.
 """
 
+from .catalogue import PRESET_NAMES, get_preset, list_presets
 from .curvature import ntk_norm, sharpness
 from .data import Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
-from .experiments import (
-    Preset,
-    PresetError,
-    Variant,
-    by_variant,
-    final_metric,
-    get_preset,
-    history_of,
-    load_runs,
-    metric_curves,
-    plot_band,
-    results_dir,
-    run_preset,
-    seed_band,
-    seed_mean_std,
-)
+from .files import FileProblem
+from .history import History, TrainingDiverged, TrainingInterrupted, TrainState
 from .metrics import (
     balancedness,
     balancedness_op,
@@ -41,9 +28,22 @@ from .metrics import (
     operator_norm,
     singular_values,
 )
-from .models import ACTIVATIONS, NCNet, ResNet20Net, smooth_leaky
-from .plotting import plot_metric, show_matrix, use_book_style
-from .sweep import train_sweep
+from .models import ACTIVATIONS, NCNet, ResNet20Net, data_for, smooth_leaky
+from .plotting import plot_band, plot_metric, show_matrix, use_book_style
+from .preset import Preset, PresetError, Variant
+from .results import (
+    by_variant,
+    final_metric,
+    history_of,
+    load_runs,
+    metric_curves,
+    results_dir,
+    seed_band,
+    seed_mean_std,
+)
+from .runner import run_preset
+from .schedules import Schedule, constant, geometric_steps, piecewise, schedule_from_dict
+from .steps import data_term, objective
 from .tables import assumption_table, conclusion_table, format_report, significant
 from .theory import (
     HeadFromFeatures,
@@ -59,7 +59,7 @@ from .theory import (
     nc1_bound_for,
     schatten_cost,
 )
-from .train import History, TrainConfig, TrainingDiverged, objective, train
+from .train import TrainConfig, train
 from .utils import pick_device, progress_enabled, seed_everything
 from .widgets import choice_slider, explorer
 

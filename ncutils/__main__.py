@@ -1,8 +1,10 @@
 """Command line: ``python -m ncutils list`` and ``python -m ncutils run PRESET [options]``.
 
-Exit codes: 0 success; 2 a usage error (unknown preset or scale, a GPU asked for but absent,
-missing data files, bad option values); 1 the run failed (e.g. the loss diverged);
-130 interrupted (Ctrl-C; continue with ``--resume``).
+Exit codes: 0 success; 2 a usage error, always one line (unknown preset or scale, a GPU asked
+for but absent, missing or damaged data files, an unusable or locked --out, results of another
+configuration there, a damaged result or checkpoint, bad option values); 1 the loss diverged
+(the partial history is written); 130 stopped by Ctrl-C or SIGTERM (the state is saved: continue
+with ``--resume``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import sys
 
 import torch
 
-from . import experiments
-from .train import TrainingDiverged
+from . import catalogue, preset, runner
+from .data import DataFileError
+from .files import FileProblem
+from .history import TrainingDiverged, TrainingInterrupted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run one preset",
-        description="Train every variant and seed of a preset and write one JSON file per run to OUT/PRESET/.",
-        epilog="Presets: " + ", ".join(experiments.PRESET_NAMES) + ". Example: python -m ncutils run mlp_layerwise "
+        description="Train every variant and seed of a preset and write one JSON file per run to OUT/PRESET/SCALE/.",
+        epilog="Presets: " + ", ".join(catalogue.PRESET_NAMES) + ". Example: python -m ncutils run mlp_layerwise "
         "--scale laptop --out book/results",
     )
     run.add_argument("preset", metavar="PRESET", help="a preset name (see `python -m ncutils list`)")
@@ -67,24 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue from the checkpoints in OUT (finished variants are not run again)",
     )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace results of another configuration in OUT/PRESET/SCALE (otherwise the run refuses)",
+    )
     run.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     parser.run_parser = run  # usage errors of `run` print its usage line
     return parser
 
 
 def _list(args) -> int:
-    for name, figure, scales, description in experiments.list_presets():
+    for name, figure, scales, description in catalogue.list_presets():
         line = f"{name:<24} {figure:<42} [{scales}]  {description}"
         if args.scale is not None:
             try:
-                preset = experiments.get_preset(name, args.scale)
-            except experiments.PresetError:
+                preset = catalogue.get_preset(name, args.scale)
+            except preset.PresetError:
                 line += f"\n{'':<24} (no {args.scale} scale)"
             else:
                 line += f"\n{'':<24} {len(preset.variants)} variant(s) × {preset.seeds} seeds × {preset.steps} steps"
                 if args.scale == "paper":
                     samples = {"mnist": 54_210, "cifar10": 50_000}.get(preset.data, 5_000)
-                    hours = experiments.estimate_gpu_hours(preset, samples)
+                    hours = preset.estimate_gpu_hours(preset, samples)
                     line += f", ≈ {hours:.3g} GPU-hours (estimate from FLOP counts)"
         print(line)
     return 0
@@ -107,7 +116,7 @@ def _run(args, parser, argv) -> int:
             )
         torch.set_num_threads(args.threads)
     try:
-        outputs = experiments.run_preset(
+        outputs = runner.run_preset(
             args.preset,
             args.scale,
             seeds=args.seeds,
@@ -115,27 +124,38 @@ def _run(args, parser, argv) -> int:
             out=args.out,
             data_root=args.data_root,
             resume=args.resume,
-            command=experiments.command_line(argv),
+            overwrite=args.overwrite,
+            command=runner.command_line(argv),
         )
-    except experiments.PresetError as error:
+    except (preset.PresetError, FileProblem, DataFileError) as error:
         return _usage_error(parser, str(error))
     except FileNotFoundError as error:  # data files missing: the message says which and where
         return _usage_error(parser, str(error))
+    except TrainingDiverged as error:
+        print(f"python -m ncutils: the run diverged: {error}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as error:
+        print(
+            f"\n{error}; the state is saved in {args.out}: continue with the same command and --resume", file=sys.stderr
+        )
+        return 130
     except RuntimeError as error:
-        if isinstance(error, TrainingDiverged):
-            print(f"python -m ncutils: the run diverged: {error}", file=sys.stderr)
-            return 1
         if "CUDA" in str(error):  # --device cuda without a GPU
             return _usage_error(parser, f"--device {args.device}: {error}")
         raise
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: continue with the same command and --resume (checkpoints are in {args.out})",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt:  # a second Ctrl-C, or one while loading the data
+        print("\ninterrupted before the state could be saved", file=sys.stderr)
         return 130
-    folders = sorted({str(o.path.parent) for o in outputs})
-    print(f"wrote {len(outputs)} result file(s) to {', '.join(folders)}")
+    folders = sorted({o.path.parent for o in outputs})
+    print(f"wrote {len(outputs)} result file(s) to {', '.join(map(str, folders))}")
+    chosen = catalogue.get_preset(args.preset, args.scale)
+    seeds = range(chosen.seeds if args.seeds is None else args.seeds)
+    for folder in folders:
+        for label, extra in runner.stale_seeds(folder, chosen, list(seeds)).items():
+            print(
+                f"note: {folder} also holds seeds {', '.join(map(str, extra))} of variant {label} from an earlier "
+                "run of the same configuration (kept; load_runs reads them too)"
+            )
     return 0
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch.func import functional_call, jvp, vjp
 
-from .train import objective
+from .models import data_for
+from .steps import objective
 
 
 def _power_iteration(apply, start: torch.Tensor, iters: int, tol: float) -> float:
@@ -36,8 +37,8 @@ def _power_iteration(apply, start: torch.Tensor, iters: int, tol: float) -> floa
 
 
 def _inputs(model, data):
-    weight = model.weights()[0]
-    return data.X.to(weight.device, weight.dtype), data.one_hot().to(weight.device, weight.dtype)
+    data = data_for(model, data)
+    return data.X, data.one_hot()
 
 
 def sharpness(model, data, weight_decay: float = 0.0, iters: int = 200, tol: float = 1e-7, seed: int = 0) -> float:

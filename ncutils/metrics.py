@@ -368,10 +368,10 @@ def collapse_report(model, data) -> dict[str, list]:
     balancedness for each pair (W_ℓ, W_{ℓ+1}), ℓ < L (the theory is about the linear
     pairs ℓ > L1); negativity for the non-linear layers' pre-activations.
     """
-    weight = model.weights()[0]
-    X = data.X.to(weight.device, weight.dtype)
-    y = data.y.to(weight.device)
-    K = data.num_classes
+    from .models import data_for
+
+    data = data_for(model, data)
+    X, y, K = data.X, data.y, data.num_classes
     weights = model.weights()
     L = len(weights)
     rows = {name: [] for name in REPORT_COLUMNS}

@@ -99,7 +99,6 @@ class NCNet(nn.Module):
         self.L2 = len(linear_widths) + 1
         self.widths = [in_dim, *nonlinear_widths, *linear_widths, num_classes]  # n_0, …, n_L
         self.num_classes = num_classes
-        self.steps_trained = 0  # advanced by ``train``; histories count steps from here
 
         L = self.L1 + self.L2
         if isinstance(init_scales, (int, float)):
@@ -258,7 +257,6 @@ class ResNet20Net(nn.Module):
         )
         self.activation = activation
         self.num_classes = num_classes
-        self.steps_trained = 0
 
     # the head's bookkeeping, so that train() and collapse_report() see the same interface as NCNet
     L1 = property(lambda self: self.head.L1)
@@ -306,3 +304,10 @@ class ResNet20Net(nn.Module):
 
     def extra_repr(self) -> str:
         return f"ResNet20 backbone → head L1={self.L1}, L2={self.L2}, widths={self.widths}"
+
+
+def data_for(model, data):
+    """``data`` on ``model``'s device, its inputs in the model's dtype (labels stay int64):
+    what every function that feeds a data set through a network needs first."""
+    weight = model.weights()[0]
+    return data.to(weight.device, weight.dtype)

@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .results import seed_band
+
 # Okabe–Ito: distinguishable with every common form of colour blindness.
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
@@ -88,3 +90,33 @@ def show_matrix(A, ax=None, title: str = "", symmetric: bool = True):
     ax.set_xticks([])
     ax.set_yticks([])
     return image
+
+
+def plot_band(ax, x, values, label=None, color=None, log=True, **kwargs):
+    """Mean over seeds (rows of ``values``) with a ±1 standard-deviation band (see :func:`seed_band`).
+
+    On a log axis the mean and band are taken over log10 of the values (a geometric
+    mean and a multiplicative band), so the band never dips below zero.
+
+    Where any seed is infinite (NC2 of rank-deficient class means) the mean is infinite and
+    cannot be drawn: the line has a gap there, and a triangle on the top edge of the axes
+    marks each such step, so the gap is never silent. Returns the line.
+    """
+    x = np.asarray(x)
+    centre, low, high = seed_band(values, log)
+    if log:
+        ax.set_yscale("log")
+    (line,) = ax.plot(x, np.where(np.isinf(centre), np.nan, centre), label=label, color=color, **kwargs)
+    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    infinite = np.isposinf(centre)
+    if infinite.any():
+        ax.plot(
+            x[infinite],
+            np.ones(infinite.sum()),
+            linestyle="none",
+            marker="^",
+            color=line.get_color(),
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+        )
+    return line

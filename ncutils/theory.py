@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from .metrics import DEFAULT_RTOL, _as64, class_means, condition_number, imbalance, singular_values
+from .models import data_for
+from .steps import data_term
 
 # ---------------------------------------------------------------- the linear head
 
@@ -152,10 +154,9 @@ def head_from_features(
 
 def data_gradients(model, data) -> list[torch.Tensor]:
     """G_ℓ = ∇_{W_ℓ} of the data term ½‖f(X) − Y‖²_F / N, for every layer, at the current weights."""
-    weight = model.weights()[0]
-    X, Y = data.X.to(weight.device, weight.dtype), data.one_hot().to(weight.device, weight.dtype)
-    data_term = 0.5 * ((model(X) - Y) ** 2).sum() / X.shape[0]
-    return [g.detach() for g in torch.autograd.grad(data_term, model.weights())]
+    data = data_for(model, data)
+    fit = data_term(model(data.X), data.one_hot())
+    return [g.detach() for g in torch.autograd.grad(fit, model.weights())]
 
 
 def gd_balancedness_step(
@@ -222,14 +223,13 @@ def nc1_bound_for(model, data) -> NC1Bound:
 
     if model.L2 < 2:
         raise ValueError(f"the NC1 bound needs at least two linear layers at the end (L2 >= 2), got L2={model.L2}")
-    weight = model.weights()[0]
-    X, Y = data.X.to(weight.device, weight.dtype), data.one_hot().to(weight.device, weight.dtype)
+    data = data_for(model, data)
+    X, Y, y = data.X, data.one_hot(), data.y
     Z = [X] + [out.post for out in model.features(X)]  # Z_0 = X, Z_1, …, Z_L
     Z_prev, Z_pen, Z_out = (z.to(torch.float64) for z in Z[-3:])
     W_lower, W_last = model.weights()[-2], model.weights()[-1]
     s = singular_values(W_last)
     s_nonzero = s[s > DEFAULT_RTOL * s[0]]
-    y = data.y.to(weight.device)
     within_prev = float((Z_prev - class_means(Z_prev, y, data.num_classes)[y]).norm())
     eps1 = float((Z_out - Y.to(torch.float64)).norm())
     eps2 = float(torch.linalg.eigvalsh(imbalance(W_lower, W_last)).abs().max())
