@@ -1,4 +1,4 @@
-"""Is a batched sweep faster than a loop of runs? Sequential / vectorised time for 16 members.
+"""Is a batched sweep faster than a loop of runs? Sequential / stacked time for 16 members.
 
     python benchmarks/sweep.py [--members 16] [--steps 500] [--threads 2]
 
@@ -23,7 +23,7 @@ def setup(members, steps):
     grid = [(lr, wd) for lr in (0.02, 0.05, 0.1, 0.2) for wd in (1e-4, 1e-3, 1e-2, 3e-2)]
     configs = [
         nc.TrainConfig(
-            lr=grid[i % len(grid)][0], weight_decay=grid[i % len(grid)][1], steps=steps, record_every=0, progress=False
+            lr=grid[i % len(grid)][0], weight_decay=grid[i % len(grid)][1], steps=steps, record=0, progress=False
         )
         for i in range(members)
     ]
@@ -42,12 +42,12 @@ def main():
     data, configs, sequential = setup(args.members, args.steps)
     start = time.perf_counter()
     for model, config in zip(sequential, configs):
-        nc.train(model, data, config)
+        nc.train(model, data, config)  # one call per member
     sequential_seconds = time.perf_counter() - start
 
     data, configs, batched = setup(args.members, args.steps)
     start = time.perf_counter()
-    nc.train_sweep(batched, data, configs)
+    nc.train(batched, data, configs)  # one call: the members are stacked into one batched network
     batched_seconds = time.perf_counter() - start
 
     worst = max(

@@ -12,10 +12,8 @@ from .metrics import (
     balancedness,
     balancedness_op,
     class_means,
-    collapse_report,
     condition_number,
     imbalance,
-    layer_metrics,
     means_condition_number,
     nc1,
     nc1_pinv,
@@ -31,6 +29,7 @@ from .metrics import (
 from .models import ACTIVATIONS, NCNet, ResNet20Net, data_for, smooth_leaky
 from .plotting import plot_band, plot_metric, show_matrix, use_book_style
 from .preset import Preset, PresetError, Variant
+from .report import collapse_report, layer_metrics
 from .results import (
     by_variant,
     final_metric,

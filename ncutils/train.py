@@ -25,8 +25,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .history import TrainingDiverged, TrainingInterrupted, TrainState
-from .metrics import collapse_report
 from .models import data_for
+from .report import collapse_report
 from .schedules import Schedule, as_schedule
 from .steps import PlainStep, StackedStep, can_stack, objective
 from .utils import pick_device, progress_enabled

@@ -25,7 +25,7 @@ def test_linear_model_closed_forms():
 def test_sharpness_matches_dense_hessian_on_a_small_network():
     data = nc.gaussian_mixture(2, 4, 3, seed=1, dtype=torch.float64)
     model = nc.NCNet(3, [4], [3], 2, activation="tanh", seed=1, dtype=torch.float64)
-    nc.train(model, data, nc.TrainConfig(lr=0.1, weight_decay=1e-3, steps=2000, record_every=0, progress=False))
+    nc.train(model, data, nc.TrainConfig(lr=0.1, weight_decay=1e-3, steps=2000, record=0, progress=False))
     shapes = [p.shape for p in model.parameters()]
     sizes = [p.numel() for p in model.parameters()]
     X, Y = data.X, data.one_hot()

@@ -211,7 +211,7 @@ def test_collapse_report_has_one_row_per_layer():
     assert report["layer"] == [1, 2, 3, 4]
     assert report["kind"] == ["nonlinear", "nonlinear", "linear", "linear"]
     assert report["width"] == [12, 10, 8, 3]
-    assert set(report) == set(nc.metrics.REPORT_COLUMNS)
+    assert set(report) == set(nc.report.REPORT_COLUMNS)
     assert all(len(column) == 4 for column in report.values())
     # NC3 only at the penultimate layer; negativity only for the non-linear ones
     assert [v is None for v in report["nc3"]] == [True, True, False, True]

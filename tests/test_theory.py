@@ -13,7 +13,7 @@ def trained(L2_widths=(16, 8), steps=300, lr=0.05, weight_decay=1e-2, seed=0, wi
     model = nc.NCNet(10, list(widths), list(L2_widths), 3, activation="smooth_leaky", seed=seed, dtype=torch.float64)
     if steps:
         nc.train(
-            model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=steps, record_every=0, progress=False)
+            model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=steps, record=0, progress=False)
         )
     return data, model
 
@@ -26,7 +26,7 @@ def test_gd_recursion_is_exact_for_linear_pairs_only():
     lr, weight_decay = 0.05, 0.01
     W = [w.detach().clone() for w in model.weights()]
     G = nc.data_gradients(model, data)
-    nc.train(model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=1, record_every=0, progress=False))
+    nc.train(model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=1, record=0, progress=False))
     W_next = [w.detach() for w in model.weights()]
 
     def residual(i):  # the pair (W_i, W_{i+1}), 0-based
