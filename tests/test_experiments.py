@@ -1,10 +1,19 @@
-"""The experiment runner: presets, CLI errors, JSON results, checkpoints and resume, ResNet20."""
+"""The experiments: every preset at tiny scale, the catalogue's settings, ResNet20, the JSON results
+and what the book reads from them (seed bands that never average an infinite NC2), and the files the
+runner writes and reads (atomic JSON, checkpoints that run no code).
+
+The runner's failure modes (other configurations, scales, locks, interruptions, divergence) are in
+tests/test_runner.py; the command line in tests/test_cli.py.
+
+Reproduce: python -m pytest -n 0 -p no:cacheprovider tests/test_experiments.py -q
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -12,8 +21,11 @@ import pytest
 import torch
 
 import ncutils as nc
-from ncutils import experiments as ex
-from ncutils.__main__ import main
+from ncutils import files, results, runner
+from ncutils.catalogue import PRESET_NAMES, get_preset
+from ncutils.files import FileProblem
+from ncutils.plotting import plot_band
+from ncutils.preset import PresetError, estimate_gpu_hours
 
 
 @pytest.fixture(autouse=True)
@@ -24,20 +36,29 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def tiny_one_seed():
+    return dataclasses.replace(get_preset("mlp_layerwise", "tiny"), seeds=1)
+
+
 # ---------------------------------------------------------------- every preset, tiny, same code path
 
 
-@pytest.mark.parametrize("name", ex.PRESET_NAMES)
+# python -m ncutils run NAME --scale tiny --out /tmp/r  (for each NAME of `python -m ncutils list`)
+@pytest.mark.parametrize("name", PRESET_NAMES)
 def test_each_preset_runs_tiny(name, tmp_path):
-    preset = ex.get_preset(name, "tiny")
-    outputs = ex.run_preset(name, "tiny", out=tmp_path, progress=False, command=f"python -m ncutils run {name}")
+    preset = get_preset(name, "tiny")
+    outputs = nc.run_preset(name, "tiny", out=tmp_path, progress=False, command=f"python -m ncutils run {name}")
     assert len(outputs) == len(preset.variants) * preset.seeds
-    runs = ex.load_runs(name, tmp_path)
+    folder = tmp_path / name / "tiny"
+    assert {o.path for o in outputs} == set(results.result_files(folder))
+    runs = nc.load_runs(name, tmp_path, scale="tiny")
     assert [(r["variant"], r["seed"]) for r in runs] == [
         (v.label, s) for v in preset.variants for s in range(preset.seeds)
     ]
     for run in runs:
-        history = ex.history_of(run)
+        assert run["fingerprint"] == runner.fingerprint(preset)
+        assert (run["preset"], run["scale"]) == (name, "tiny")
+        history = nc.history_of(run)
         assert history.steps[0] == 0 and history.steps[-1] == preset.steps
         assert run["command"] == f"python -m ncutils run {name}"
         assert run["versions"]["torch"] == torch.__version__
@@ -50,253 +71,66 @@ def test_each_preset_runs_tiny(name, tmp_path):
         else:
             assert run["backbone_final"] is None
     assert not list(tmp_path.rglob("*.pt")), "checkpoints are removed once a variant has finished"
+    assert not (folder / ".lock").exists(), "the lock is released after the run"
 
 
+# python -c "import ncutils as nc; print(nc.get_preset('mlp_layerwise', 'paper'))"
 def test_laptop_and_paper_presets_are_consistent():
-    for name in ex.PRESET_NAMES:
-        paper = ex.get_preset(name, "paper")
+    for name in PRESET_NAMES:
+        paper = get_preset(name, "paper")
         assert paper.data in ("mnist", "cifar10") and paper.seeds == 5
-        assert paper.figure
-    layerwise = ex.get_preset("mlp_layerwise", "paper")
+        assert paper.figure and paper.scale == "paper" and paper.name == name
+        assert get_preset(name, "tiny").data in ("gaussian", "gaussian_images")
+    layerwise = get_preset("mlp_layerwise", "paper")
     assert layerwise.variants[0].weight_decay == 1.8e-3 and layerwise.variants[0].lr == 1e-3  # the v1 Figure 1 caption
-    assert [len(v.linear_widths) + 1 for v in ex.get_preset("mlp_head_depth", "laptop").variants] == [1, 2, 3, 4, 5, 6]
-    depth = ex.get_preset("mlp_backbone_depth", "paper")
+    assert [len(v.linear_widths) + 1 for v in get_preset("mlp_head_depth", "laptop").variants] == [1, 2, 3, 4, 5, 6]
+    depth = get_preset("mlp_backbone_depth", "paper")
     for v in depth.variants:  # λ = 0.016 / L
         assert v.weight_decay == pytest.approx(0.016 / (len(v.nonlinear_widths) + len(v.linear_widths) + 1))
     for name in ("mlp_layerwise", "mlp_head_depth", "mlp_backbone_depth"):
-        assert ex.get_preset(name, "laptop").data in ("mnist_subset", "digits")
-    assert ex.estimate_gpu_hours(layerwise, 54_210) > 0
+        assert get_preset(name, "laptop").data in ("mnist_subset", "digits")
+    assert estimate_gpu_hours(layerwise, 54_210) > 0
+    names = [row[0] for row in nc.list_presets()]
+    assert names == list(PRESET_NAMES)
+    # the scales are different configurations, so their results never share a fingerprint or a folder
+    scales = [get_preset("mlp_layerwise", s) for s in ("tiny", "laptop", "paper")]
+    assert len({runner.fingerprint(p) for p in scales}) == 3
+    assert len({runner.results_folder("out", p) for p in scales}) == 3
 
 
-def test_resnet_laptop_preset_runs_on_the_mnist_subset(tmp_path):
-    """The laptop ResNet preset, shrunk to two steps: one-channel 28×28 images, half-width ResNet20."""
-    laptop = ex.get_preset("resnet_layerwise", "laptop")
-    assert (laptop.data, laptop.in_channels, laptop.image_size, laptop.base_width) == ("mnist_subset", 1, 28, 8)
-    short = dataclasses.replace(
-        laptop, per_class=2, batch_size=10, steps=2, record_every=1, checkpoint_every=1, seeds=1
-    )
-    (output,) = ex.run_preset(short, out=tmp_path, progress=False)
-    history = ex.history_of(output.result)
-    assert history.steps == [0, 1, 2] and output.result["data"]["dim"] == 784
-    assert history.model["widths"] == [32, 64, 64, 64, 64, 64, 10]  # 4 × base_width features into the head
-
-
-# ---------------------------------------------------------------- errors
-
-
+# python -c "import ncutils as nc; nc.get_preset('nope')"
 def test_unknown_preset_and_scale():
-    with pytest.raises(ex.PresetError, match="unknown preset 'nope'.*mlp_layerwise"):
-        ex.get_preset("nope")
-    with pytest.raises(ex.PresetError, match="unknown scale 'huge'"):
-        ex.get_preset("mlp_layerwise", "huge")
-    with pytest.raises(ex.PresetError, match="no 'laptop' scale"):
-        ex.get_preset("resnet_head_depth", "laptop")
-
-
-def test_cli_usage_errors_exit_2(tmp_path, capsys):
-    assert main(["run", "nope", "--out", str(tmp_path)]) == 2
-    assert "unknown preset 'nope'" in capsys.readouterr().err
-    if not torch.cuda.is_available():
-        assert main(["run", "mlp_layerwise", "--scale", "tiny", "--device", "cuda", "--out", str(tmp_path)]) == 2
-        assert "no CUDA GPU" in capsys.readouterr().err
-    assert (
-        main(
-            ["run", "mlp_layerwise", "--scale", "paper", "--data-root", str(tmp_path / "none"), "--out", str(tmp_path)]
-        )
-        == 2
-    )
-    err = capsys.readouterr().err
-    assert "train-images-idx3-ubyte" in err and str(tmp_path / "none") in err
-    assert (
-        main(["run", "resnet_head_depth", "--scale", "paper", "--data-root", str(tmp_path), "--out", str(tmp_path)])
-        == 2
-    )
-    assert "data_batch_1" in capsys.readouterr().err
-    assert main(["run", "mlp_layerwise", "--seeds", "0", "--out", str(tmp_path)]) == 2
-    # more threads than cores used to segfault torch; reproduce: python -m ncutils run mlp_layerwise --threads 100000
-    assert main(["run", "mlp_layerwise", "--scale", "tiny", "--threads", "100000", "--out", str(tmp_path)]) == 2
-    assert "--threads must lie in 1.." in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:  # argparse: a bad --device value
-        main(["run", "mlp_layerwise", "--device", "tpu"])
-    assert exit_info.value.code == 2
-    assert not list(tmp_path.rglob("*.json"))
-
-
-def test_cli_list_and_run(tmp_path, capsys):
-    assert main(["list"]) == 0
-    listing = capsys.readouterr().out
-    assert all(name in listing for name in ex.PRESET_NAMES)
-    assert main(["list", "--scale", "paper"]) == 0
-    assert "GPU-hours (estimate" in capsys.readouterr().out
-    argv = ["run", "mlp_layerwise", "--scale", "tiny", "--seeds", "1", "--out", str(tmp_path)]
-    assert main(argv) == 0
-    run = json.loads((tmp_path / "mlp_layerwise" / "main_seed0.json").read_text())
-    assert run["command"].startswith("python -m ncutils run mlp_layerwise --scale tiny --seeds 1 --out ")
-
-
-# ---------------------------------------------------------------- files
-
-
-def test_json_round_trip(tmp_path):
-    (output,) = ex.run_preset(
-        dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1), out=tmp_path, progress=False
-    )
-    loaded = json.loads(output.path.read_text())
-    assert loaded == json.loads(json.dumps(output.result))
-    history = ex.history_of(loaded)
-    assert isinstance(history, nc.History) and history.metric("nc1", -2).shape == (len(history.steps),)
-    means = torch.tensor(loaded["class_means"]["8"], dtype=torch.float64)
-    model = output.model
-    X = nc.gaussian_mixture(3, 4, 12, seed=0).X
-    with torch.no_grad():
-        Z = model.features(X)[7].post
-    torch.testing.assert_close(means, nc.class_means(Z, nc.gaussian_mixture(3, 4, 12, seed=0).y, 3))
-    steps, values = ex.metric_curves([loaded, loaded], "nc1", -2)
-    assert values.shape == (2, len(steps))
-
-
-# ---------------------------------------------------------------- infinite NC2 (class means of rank < K)
-
-
-def test_infinite_nc2_survives_the_json_file_and_is_never_averaged_away(tmp_path):
-    (output,) = ex.run_preset(
-        dataclasses.replace(ex.get_preset("mlp_layerwise", "tiny"), seeds=1), out=tmp_path, progress=False
-    )
-    run = output.result
-    run["history"]["reports"][-1]["nc2"][-2] = math.inf  # as the runner stores a rank-deficient step
-    run["history"]["reports"][-1]["means_rank"][-2] = 2
-    ex.write_json_atomic(tmp_path / "inf.json", run)
-    loaded = json.loads((tmp_path / "inf.json").read_text())
-    assert loaded["history"]["reports"][-1]["nc2"][-2] == math.inf
-    other = json.loads(output.path.read_text())  # the same run, finite everywhere
-    finals = ex.final_metric([loaded, other], "nc2", -2)
-    assert finals[0] == math.inf and math.isfinite(finals[1])
-    _, values = ex.metric_curves([loaded, other], "nc2", -2)
-    assert values[0, -1] == math.inf and values[1, -1] == finals[1]
-
-
-@pytest.mark.parametrize("log", [True, False])
-def test_seed_band_is_infinite_where_any_seed_is(log):
-    values = [[1.0, 10.0, math.inf], [100.0, 10.0, 2.0]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no "invalid value" warning from inf − inf
-        centre, low, high = ex.seed_band(values, log=log)
-    assert centre[:2] == pytest.approx([10.0, 10.0] if log else [50.5, 10.0])
-    assert low[1] == high[1] == pytest.approx(10.0)
-    assert centre[2] == math.inf and math.isnan(low[2]) and math.isnan(high[2])
-
-
-def test_seed_mean_std_never_averages_an_infinite_seed():
-    mean, std = ex.seed_mean_std([[1.0, 2.0], [3.0, math.inf]])
-    assert mean[0] == pytest.approx(2.0) and std[0] == pytest.approx(1.0)
-    assert mean[1] == math.inf and math.isnan(std[1])
-    one_mean, one_std = ex.seed_mean_std(np.array([4.0, 6.0]))  # one value per seed
-    assert float(one_mean) == pytest.approx(5.0) and float(one_std) == pytest.approx(1.0)
-
-
-def test_plot_band_marks_infinite_steps_instead_of_dropping_them():
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
-    line = ex.plot_band(ax, [0, 1, 2], [[2.0, 3.0, math.inf], [2.0, 5.0, 4.0]], label="nc2")
-    assert math.isnan(line.get_ydata()[2]) and line.get_ydata()[0] == pytest.approx(2.0)
-    (marker,) = [other for other in ax.get_lines() if other is not line]
-    assert list(marker.get_xdata()) == [2] and marker.get_marker() == "^"
-    assert marker.get_color() == line.get_color()
-    fig2, ax2 = plt.subplots()
-    ex.plot_band(ax2, [0, 1], [[2.0, 3.0], [2.0, 5.0]])
-    assert len(ax2.get_lines()) == 1  # all finite: no marker
-    plt.close(fig)
-    plt.close(fig2)
-
-
-def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
-    path = tmp_path / "a" / "run.json"
-    ex.write_json_atomic(path, {"x": 1})
-    assert json.loads(path.read_text()) == {"x": 1}
-    with pytest.raises(TypeError):
-        ex.write_json_atomic(path, {"x": object()})  # not serialisable: fails half-way through
-    assert json.loads(path.read_text()) == {"x": 1}
-    assert [p.name for p in path.parent.iterdir()] == ["run.json"], "no temporary file is left behind"
-
-
-# ---------------------------------------------------------------- checkpoint and resume
-
-
-def _resume_preset(momentum: float, batch_size, seeds: int):
-    tiny = ex.get_preset("mlp_layerwise", "tiny")
-    return dataclasses.replace(
-        tiny,
-        steps=40,
-        record_every=10,
-        checkpoint_every=20,
-        seeds=seeds,
-        dtype="float64",
-        momentum=momentum,
-        batch_size=batch_size,
-        lr_drop_fraction=0.5,
-    )
-
-
-@pytest.mark.parametrize("momentum, batch_size, seeds", [(0.0, None, 2), (0.9, 5, 1)], ids=["sweep-gd", "sgd-momentum"])
-def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch, momentum, batch_size, seeds):
-    preset = _resume_preset(momentum, batch_size, seeds)
-    whole = ex.run_preset(preset, out=tmp_path / "whole", progress=False)
-
-    save = ex._save_checkpoint
-
-    def crash_after_first_checkpoint(path, state):
-        save(path, state)
-        raise KeyboardInterrupt  # the machine goes down right after step 20's checkpoint
-
-    monkeypatch.setattr(ex, "_save_checkpoint", crash_after_first_checkpoint)
-    with pytest.raises(KeyboardInterrupt):
-        ex.run_preset(preset, out=tmp_path / "split", progress=False)
-    assert list((tmp_path / "split").rglob("*.checkpoint.pt"))
-    assert not list((tmp_path / "split").rglob("*.json"))
-    monkeypatch.setattr(ex, "_save_checkpoint", save)
-    resumed = ex.run_preset(preset, out=tmp_path / "split", resume=True, progress=False)
-
-    for a, b in zip(whole, resumed):
-        for Wa, Wb in zip(a.model.weights(), b.model.weights()):
-            torch.testing.assert_close(Wa, Wb, rtol=0, atol=1e-10)
-        ha, hb = ex.history_of(a.result), ex.history_of(b.result)
-        assert ha.steps == hb.steps == [0, 10, 20, 30, 40]
-        assert ha.loss == pytest.approx(hb.loss, rel=0, abs=1e-10)
-        for name in ("nc1", "nc2", "balancedness"):
-            assert ha.metric(name, 2) == pytest.approx(hb.metric(name, 2), rel=0, abs=1e-10)
-        assert a.result["class_means"].keys() == b.result["class_means"].keys()
-        for layer, means in a.result["class_means"].items():
-            torch.testing.assert_close(
-                torch.tensor(means), torch.tensor(b.result["class_means"][layer]), rtol=0, atol=1e-10
-            )
-
-    # resuming a finished preset trains nothing and returns the stored results
-    again = ex.run_preset(preset, out=tmp_path / "split", resume=True, progress=False)
-    assert [o.model for o in again] == [None] * len(again)
-    assert [o.result for o in again] == [json.loads(o.path.read_text()) for o in resumed]
-
-
-def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, monkeypatch):
-    preset = _resume_preset(0.0, None, 1)
-    save = ex._save_checkpoint
-
-    def crash(path, state):
-        save(path, state)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ex, "_save_checkpoint", crash)
-    with pytest.raises(KeyboardInterrupt):
-        ex.run_preset(preset, out=tmp_path, progress=False)
-    monkeypatch.setattr(ex, "_save_checkpoint", save)
-    other = dataclasses.replace(preset, variants=(dataclasses.replace(preset.variants[0], lr=0.01),))
-    with pytest.raises(ex.PresetError, match="another configuration"):
-        ex.run_preset(other, out=tmp_path, resume=True, progress=False)
+    with pytest.raises(PresetError, match="unknown preset 'nope'.*mlp_layerwise"):
+        get_preset("nope")
+    with pytest.raises(PresetError, match="unknown scale 'huge'"):
+        get_preset("mlp_layerwise", "huge")
+    with pytest.raises(PresetError, match="no 'laptop' scale"):
+        get_preset("resnet_head_depth", "laptop")
+    with pytest.raises(PresetError, match="seeds must be a positive int"):
+        nc.run_preset("mlp_layerwise", "tiny", seeds=0, progress=False)
+    with pytest.raises(ValueError, match="multiples of record_every"):
+        dataclasses.replace(get_preset("mlp_layerwise", "tiny"), steps=25)
 
 
 # ---------------------------------------------------------------- ResNet20
 
 
+# python -c "import ncutils as nc; print(nc.get_preset('resnet_layerwise', 'laptop'))"
+def test_resnet_laptop_preset_runs_on_the_mnist_subset(tmp_path):
+    """The laptop ResNet preset, shrunk to two steps: one-channel 28×28 images, half-width ResNet20."""
+    laptop = get_preset("resnet_layerwise", "laptop")
+    assert (laptop.data, laptop.in_channels, laptop.image_size, laptop.base_width) == ("mnist_subset", 1, 28, 8)
+    short = dataclasses.replace(
+        laptop, per_class=2, batch_size=10, steps=2, record_every=1, checkpoint_every=1, seeds=1
+    )
+    (output,) = nc.run_preset(short, out=tmp_path, progress=False)
+    assert output.path == tmp_path / "resnet_layerwise" / "laptop" / "main_seed0.json"
+    history = nc.history_of(output.result)
+    assert history.steps == [0, 1, 2] and output.result["data"]["dim"] == 784
+    assert history.model["widths"] == [32, 64, 64, 64, 64, 64, 10]  # 4 × base_width features into the head
+
+
+# python -c "import ncutils as nc; print(nc.ResNet20Net(10, [32, 32], [16, 16]))"
 def test_resnet20_shapes_and_head_features():
     model = nc.ResNet20Net(10, nonlinear_widths=[32, 32], linear_widths=[16, 16], seed=0)
     backbone_params = sum(p.numel() for p in model.backbone.parameters())
@@ -320,6 +154,7 @@ def test_resnet20_shapes_and_head_features():
         model(torch.randn(2, 100))
 
 
+# python -c "import ncutils as nc; m = nc.ResNet20Net(3, [16], [8]); nc.train(m, nc.gaussian_mixture(3, 4, 3072), nc.TrainConfig(steps=5))"
 def test_resnet20_trains_and_reports_like_ncnet():
     data = nc.gaussian_mixture(3, 4, 3 * 32 * 32, seed=0)
     model = nc.ResNet20Net(3, nonlinear_widths=[16], linear_widths=[8], seed=0, eval_chunk=5)
@@ -329,18 +164,125 @@ def test_resnet20_trains_and_reports_like_ncnet():
         return (0.5 * ((model(data.X) - Y) ** 2).sum() / data.num_samples).item()
 
     before = batch_loss()
-    history = nc.train(model, data, nc.TrainConfig(lr=0.01, weight_decay=1e-4, steps=5, record_every=5, progress=False))
+    state = nc.train(model, data, nc.TrainConfig(lr=0.01, weight_decay=1e-4, steps=5, record=5, progress=False))
     assert batch_loss() < before
-    assert history.steps == [0, 5] and model.steps_trained == 5
-    report = history.final
+    assert isinstance(state, nc.TrainState) and state.step == 5 and state.history.steps == [0, 5]
+    report = state.history.final
     assert report["kind"] == ["nonlinear", "linear", "linear"]
     assert report["negativity"][0] is not None and report["nc3"][1] is not None
     assert report["balancedness"][1] is not None
 
 
+# python -c "import ncutils as nc, torch; print(nc.ResNet20Net(10, linear_widths=[8], in_channels=1, image_size=28)(torch.randn(3, 784)).shape)"
 def test_resnet20_for_mnist_images():
     model = nc.ResNet20Net(10, linear_widths=[8], in_channels=1, image_size=28, seed=0)
     assert model(torch.randn(3, 784)).shape == (3, 10)
+
+
+# ---------------------------------------------------------------- JSON results
+
+
+# python -m ncutils run mlp_layerwise --scale tiny --seeds 1 --out /tmp/r && cat /tmp/r/mlp_layerwise/tiny/main_seed0.json
+def test_json_round_trip(tmp_path):
+    (output,) = nc.run_preset(tiny_one_seed(), out=tmp_path, progress=False)
+    loaded = json.loads(output.path.read_text())
+    assert loaded == json.loads(json.dumps(output.result))
+    assert files.read_json(output.path) == loaded
+    history = nc.history_of(loaded)
+    assert isinstance(history, nc.History) and history.metric("nc1", -2).shape == (len(history.steps),)
+    assert nc.History.from_dict(history.to_dict()) == history
+    means = torch.tensor(loaded["class_means"]["8"], dtype=torch.float64)
+    data = nc.gaussian_mixture(3, 4, 12, seed=0)
+    with torch.no_grad():
+        Z = output.model.features(data.X)[7].post
+    torch.testing.assert_close(means, nc.class_means(Z, data.y, 3))
+    steps, values = nc.metric_curves([loaded, loaded], "nc1", -2)
+    assert values.shape == (2, len(steps))
+    assert list(nc.by_variant([loaded, loaded])) == ["main"]
+
+
+# ---------------------------------------------------------------- infinite NC2 (class means of rank < K)
+
+
+# python -m pytest -n 0 tests/test_experiments.py -k infinite_nc2
+def test_infinite_nc2_survives_the_json_file_and_is_never_averaged_away(tmp_path):
+    (output,) = nc.run_preset(tiny_one_seed(), out=tmp_path, progress=False)
+    run = output.result
+    run["history"]["reports"][-1]["nc2"][-2] = math.inf  # as the runner stores a rank-deficient step
+    run["history"]["reports"][-1]["means_rank"][-2] = 2
+    files.write_json_atomic(tmp_path / "inf.json", run)
+    loaded = json.loads((tmp_path / "inf.json").read_text())
+    assert loaded["history"]["reports"][-1]["nc2"][-2] == math.inf
+    other = json.loads(output.path.read_text())  # the same run, finite everywhere
+    finals = nc.final_metric([loaded, other], "nc2", -2)
+    assert finals[0] == math.inf and math.isfinite(finals[1])
+    _, values = nc.metric_curves([loaded, other], "nc2", -2)
+    assert values[0, -1] == math.inf and values[1, -1] == finals[1]
+    mean, std = nc.seed_mean_std(values[:, -1])
+    assert mean == math.inf and math.isnan(std)
+
+
+# python -c "import ncutils as nc; print(nc.seed_band([[1.0, float('inf')], [100.0, 2.0]]))"
+@pytest.mark.parametrize("log", [True, False])
+def test_seed_band_is_infinite_where_any_seed_is(log):
+    values = [[1.0, 10.0, math.inf], [100.0, 10.0, 2.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value" warning from inf − inf
+        centre, low, high = nc.seed_band(values, log=log)
+    assert centre[:2] == pytest.approx([10.0, 10.0] if log else [50.5, 10.0])
+    assert low[1] == high[1] == pytest.approx(10.0)
+    assert centre[2] == math.inf and math.isnan(low[2]) and math.isnan(high[2])
+
+
+# python -c "import ncutils as nc; print(nc.seed_mean_std([[1.0, 2.0], [3.0, float('inf')]]))"
+def test_seed_mean_std_never_averages_an_infinite_seed():
+    mean, std = nc.seed_mean_std([[1.0, 2.0], [3.0, math.inf]])
+    assert mean[0] == pytest.approx(2.0) and std[0] == pytest.approx(1.0)
+    assert mean[1] == math.inf and math.isnan(std[1])
+    one_mean, one_std = nc.seed_mean_std(np.array([4.0, 6.0]))  # one value per seed
+    assert float(one_mean) == pytest.approx(5.0) and float(one_std) == pytest.approx(1.0)
+
+
+# python -m pytest -n 0 tests/test_experiments.py -k plot_band
+def test_plot_band_marks_infinite_steps_instead_of_dropping_them():
+    import matplotlib.pyplot as plt
+
+    assert nc.plot_band is plot_band
+    fig, ax = plt.subplots()
+    line = plot_band(ax, [0, 1, 2], [[2.0, 3.0, math.inf], [2.0, 5.0, 4.0]], label="nc2")
+    assert math.isnan(line.get_ydata()[2]) and line.get_ydata()[0] == pytest.approx(2.0)
+    (marker,) = [other for other in ax.get_lines() if other is not line]
+    assert list(marker.get_xdata()) == [2] and marker.get_marker() == "^"
+    assert marker.get_color() == line.get_color()
+    fig2, ax2 = plt.subplots()
+    plot_band(ax2, [0, 1], [[2.0, 3.0], [2.0, 5.0]])
+    assert len(ax2.get_lines()) == 1  # all finite: no marker
+    plt.close(fig)
+    plt.close(fig2)
+
+
+# ---------------------------------------------------------------- files: atomic writes, safe reads
+
+
+# python -c "from ncutils.files import write_json_atomic as w; w('/tmp/a.json', {'x': 1}); w('/tmp/a.json', {'x': object()})"
+def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "a" / "run.json"
+    files.write_json_atomic(path, {"x": 1})
+    assert json.loads(path.read_text()) == {"x": 1}
+    with pytest.raises(TypeError):
+        files.write_json_atomic(path, {"x": object()})  # not serialisable: fails half-way through
+    assert json.loads(path.read_text()) == {"x": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["run.json"], "no temporary file is left behind"
+
+
+# python -c "from ncutils.files import save_checkpoint as s; s('/tmp/c.pt', {'fingerprint': 1}); s('/tmp/c.pt', {'x': lambda: 0})"
+def test_save_checkpoint_keeps_the_old_checkpoint_when_saving_fails(tmp_path):
+    path = tmp_path / "main.checkpoint.pt"
+    files.save_checkpoint(path, {"fingerprint": "a", "w": torch.ones(2)})
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # a lambda cannot be pickled: fails half-way
+        files.save_checkpoint(path, {"fingerprint": "b", "f": lambda: 0})
+    assert files.load_checkpoint(path)["fingerprint"] == "a"
+    assert [p.name for p in tmp_path.iterdir()] == ["main.checkpoint.pt"]
 
 
 class _RunsCode:
@@ -355,28 +297,40 @@ class _RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
+def _checkpoint_path(tmp_path, preset):
+    path = runner.results_folder(tmp_path, preset) / f"{preset.variants[0].label}.checkpoint.pt"
+    path.parent.mkdir(parents=True)
+    return path
+
+
+# put a pickle that runs `touch MARKER` at OUT/mlp_layerwise/tiny/main.checkpoint.pt, then
+# python -m ncutils run mlp_layerwise --scale tiny --out OUT --resume
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the crafted file's protocol
 def test_a_crafted_checkpoint_runs_no_code(tmp_path):
-    """Reproduce: python -m pytest tests/test_experiments.py -k crafted_checkpoint"""
-    import pickle
-
-    preset = _resume_preset(0.0, None, 1)
+    preset = tiny_one_seed()
     marker = tmp_path / "code_ran"
-    checkpoint = tmp_path / preset.name / f"{preset.variants[0].label}.checkpoint.pt"
-    checkpoint.parent.mkdir(parents=True)
+    checkpoint = _checkpoint_path(tmp_path, preset)
     with open(checkpoint, "wb") as f:
         pickle.dump({"fingerprint": _RunsCode(marker)}, f)
-    with pytest.raises(ex.PresetError, match="cannot be read") as info:
-        ex.run_preset(preset, out=tmp_path, resume=True, progress=False)
+    with pytest.raises(FileProblem, match="cannot be read") as info:
+        nc.run_preset(preset, out=tmp_path, resume=True, progress=False)
     assert str(checkpoint) in str(info.value)
+    with pytest.raises(FileProblem, match="cannot be read"):
+        files.load_checkpoint(checkpoint)
     assert not marker.exists()
+    assert not (checkpoint.parent / ".lock").exists()
 
 
+# printf 'PK\x03\x04 truncated' > OUT/mlp_layerwise/tiny/main.checkpoint.pt
+# python -m ncutils run mlp_layerwise --scale tiny --out OUT --resume
 def test_a_truncated_checkpoint_names_the_file(tmp_path):
-    preset = _resume_preset(0.0, None, 1)
-    checkpoint = tmp_path / preset.name / f"{preset.variants[0].label}.checkpoint.pt"
-    checkpoint.parent.mkdir(parents=True)
+    preset = tiny_one_seed()
+    checkpoint = _checkpoint_path(tmp_path, preset)
     checkpoint.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(ex.PresetError, match="cannot be read") as info:
-        ex.run_preset(preset, out=tmp_path, resume=True, progress=False)
+    with pytest.raises(FileProblem, match="cannot be read") as info:
+        nc.run_preset(preset, out=tmp_path, resume=True, progress=False)
+    assert str(checkpoint) in str(info.value)
+    torch.save({"weights": torch.ones(1)}, checkpoint)  # readable, but not ours
+    with pytest.raises(FileProblem, match="not an ncutils checkpoint") as info:
+        nc.run_preset(preset, out=tmp_path, resume=True, progress=False)
     assert str(checkpoint) in str(info.value)
