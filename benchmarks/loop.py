@@ -15,6 +15,7 @@ Printed: milliseconds per step and the ratio loop / bare (1.05 = 5% overhead).
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import torch
@@ -64,12 +65,23 @@ def ours(data, model, steps, plain):
 
 
 def per_step(run, make, steps, repeats):
-    """Seconds per step from the difference of a 2·steps and a steps run (best of ``repeats``)."""
+    """Seconds per step from the difference of a 2·steps and a steps run (best of ``repeats``,
+    after one untimed warm-up run)."""
+    run(make(), steps)
     best = float("inf")
     for _ in range(repeats):
         short, long = run(make(), steps), run(make(), 2 * steps)
         best = min(best, (long - short) / steps)
     return best
+
+
+def compare(data, make, steps, repeats):
+    """Per-step seconds of the bare loop and of both of ``nc.train``'s step functions."""
+    return {
+        "bare PyTorch": per_step(lambda m, s: bare(data, m, s), make, steps, repeats),
+        "nc.train (stacked step)": per_step(lambda m, s: ours(data, m, s, False), make, steps, repeats),
+        "nc.train (plain step)": per_step(lambda m, s: ours(data, m, s, True), make, steps, repeats),
+    }
 
 
 def main():
@@ -80,16 +92,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name, (load, arguments, dtype) in NETWORKS.items():
-        data = load()
-
-        def make():
-            return nc.NCNet(**arguments, activation="relu", seed=0, dtype=dtype)
-
-        times = {
-            "bare PyTorch": per_step(lambda m, s: bare(data, m, s), make, args.steps, args.repeats),
-            "nc.train (stacked step)": per_step(lambda m, s: ours(data, m, s, False), make, args.steps, args.repeats),
-            "nc.train (plain step)": per_step(lambda m, s: ours(data, m, s, True), make, args.steps, args.repeats),
-        }
+        make = functools.partial(nc.NCNet, **arguments, activation="relu", seed=0, dtype=dtype)
+        times = compare(load(), make, args.steps, args.repeats)
         print(f"{name}, {args.threads} threads:")
         for label, seconds in times.items():
             ratio = seconds / times["bare PyTorch"]

@@ -86,14 +86,14 @@ def _list(args) -> int:
         line = f"{name:<24} {figure:<42} [{scales}]  {description}"
         if args.scale is not None:
             try:
-                preset = catalogue.get_preset(name, args.scale)
+                chosen = catalogue.get_preset(name, args.scale)
             except preset.PresetError:
                 line += f"\n{'':<24} (no {args.scale} scale)"
             else:
-                line += f"\n{'':<24} {len(preset.variants)} variant(s) × {preset.seeds} seeds × {preset.steps} steps"
+                line += f"\n{'':<24} {len(chosen.variants)} variant(s) × {chosen.seeds} seeds × {chosen.steps} steps"
                 if args.scale == "paper":
-                    samples = {"mnist": 54_210, "cifar10": 50_000}.get(preset.data, 5_000)
-                    hours = preset.estimate_gpu_hours(preset, samples)
+                    samples = {"mnist": 54_210, "cifar10": 50_000}.get(chosen.data, 5_000)
+                    hours = preset.estimate_gpu_hours(chosen, samples)
                     line += f", ≈ {hours:.3g} GPU-hours (estimate from FLOP counts)"
         print(line)
     return 0

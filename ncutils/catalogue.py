@@ -40,6 +40,21 @@ UNREPORTED = (
 )
 
 
+# Fields shared by the paper-scale MLP presets (full MNIST, minibatch SGD) and by the tiny ones (the tests).
+_PAPER_MNIST = dict(
+    data="mnist",
+    per_class=None,
+    record_every=424 * 100,
+    checkpoint_every=424 * 500,
+    seeds=5,
+    batch_size=128,
+    momentum=0.9,
+)
+_TINY_MLP = dict(
+    data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2, notes="tiny: for the tests"
+)
+
+
 def _mlp_layerwise(scale):
     common = dict(
         name="mlp_layerwise",
@@ -51,14 +66,8 @@ def _mlp_layerwise(scale):
     if scale == "paper":  # λ 0.0018, η 0.001, 5 runs: the v1 caption (verified); 10,000 epochs: second-hand
         return Preset(
             **common,
-            data="mnist",
-            per_class=None,
+            **_PAPER_MNIST,
             steps=10_000 * 424,
-            record_every=424 * 100,
-            checkpoint_every=424 * 500,
-            seeds=5,
-            batch_size=128,
-            momentum=0.9,
             variants=(Variant("main", (1024,) * 5, (1024,) * 3, 1e-3, 1.8e-3),),
             notes="λ = 0.0018, η = 0.001 and 5 runs: the caption of Figure 1 of arXiv v1 (verified); "
             f"5 ReLU + 4 linear layers and 10,000 epochs: {SECOND_HAND}. " + UNREPORTED,
@@ -79,14 +88,8 @@ def _mlp_layerwise(scale):
         )
     return Preset(
         **common,
-        data="gaussian",
-        per_class=4,
-        steps=20,
-        record_every=10,
-        checkpoint_every=10,
-        seeds=2,
+        **_TINY_MLP,
         variants=(Variant("main", (16,) * 5, (8,) * 3, 0.05, 5e-3),),
-        notes="tiny: for the tests",
     )
 
 
@@ -101,14 +104,8 @@ def _mlp_head_depth(scale):
     if scale == "paper":  # λ ∈ {1e-3, 4e-3}, η 1e-3: second-hand
         return Preset(
             **common,
-            data="mnist",
-            per_class=None,
+            **_PAPER_MNIST,
             steps=5_000 * 424,
-            record_every=424 * 100,
-            checkpoint_every=424 * 500,
-            seeds=5,
-            batch_size=128,
-            momentum=0.9,
             variants=_head_depth_variants((1024,) * 5, 1024, range(1, 7), 1e-3, (1e-3, 4e-3)),
             notes=f"λ ∈ {{1e-3, 4e-3}}, η = 1e-3 and heads of 1 to 5 linear layers: {SECOND_HAND}. "
             + UNREPORTED
@@ -130,14 +127,8 @@ def _mlp_head_depth(scale):
         )
     return Preset(
         **common,
-        data="gaussian",
-        per_class=4,
-        steps=20,
-        record_every=10,
-        checkpoint_every=10,
-        seeds=2,
+        **_TINY_MLP,
         variants=_head_depth_variants((16,) * 2, 8, (1, 2, 3), 0.05, (5e-3,)),
-        notes="tiny: for the tests",
     )
 
 
@@ -152,14 +143,8 @@ def _mlp_backbone_depth(scale):
     if scale == "paper":  # η ∈ {1e-3, 2e-3}, λ = 0.016 / L: second-hand
         return Preset(
             **common,
-            data="mnist",
-            per_class=None,
+            **_PAPER_MNIST,
             steps=5_000 * 424,
-            record_every=424 * 100,
-            checkpoint_every=424 * 500,
-            seeds=5,
-            batch_size=128,
-            momentum=0.9,
             variants=_backbone_depth_variants(1024, range(4, 13, 2), (1024,) * 2, 1e-3, 0.016),
             notes=f"λ = 0.016/L and η = 1e-3 (of the 1e-3 and 2e-3 they give): {SECOND_HAND}. "
             + UNREPORTED
@@ -182,14 +167,8 @@ def _mlp_backbone_depth(scale):
         )
     return Preset(
         **common,
-        data="gaussian",
-        per_class=4,
-        steps=20,
-        record_every=10,
-        checkpoint_every=10,
-        seeds=2,
+        **_TINY_MLP,
         variants=_backbone_depth_variants(16, (2, 4), (8,), 0.05, 0.016),
-        notes="tiny: for the tests",
     )
 
 

@@ -15,6 +15,7 @@ from .files import FileProblem, read_json
 from .history import History
 
 RESULTS_ENV = "NCUTILS_RESULTS"  # where the book's notebooks look for results (default: book/results)
+SCALE_ENV = "NCUTILS_SCALE"  # which scale they read (default: laptop)
 
 
 def results_dir(default: str | os.PathLike = "results") -> Path:
@@ -29,11 +30,13 @@ def result_files(folder: Path, diverged: bool = False) -> list[Path]:
     return paths if diverged else [p for p in paths if not p.name.endswith(".diverged.json")]
 
 
-def load_runs(preset: str, folder: str | os.PathLike | None = None, scale: str = "laptop") -> list[dict]:
-    """Every run of ``preset`` at ``scale`` in ``folder`` (default :func:`results_dir`), ordered by
+def load_runs(preset: str, folder: str | os.PathLike | None = None, scale: str | None = None) -> list[dict]:
+    """Every run of ``preset`` at ``scale`` (default ``$NCUTILS_SCALE``, else ``laptop``) in ``folder``
+    (default :func:`results_dir`), ordered by
     variant, then seed. Runs of different configurations are never mixed: if the files disagree,
     one :class:`~ncutils.files.FileProblem` names two of them."""
     folder = Path(folder) if folder is not None else results_dir()
+    scale = scale or os.environ.get(SCALE_ENV) or "laptop"
     where = folder / preset / scale
     paths = result_files(where)
     if not paths:

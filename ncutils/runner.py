@@ -56,9 +56,20 @@ from .utils import pick_device, progress_enabled
 FORMAT = 2  # version of the result files' layout
 
 
+# Fields that say nothing about how a network is trained: editing them keeps a run's fingerprint.
+NOT_CONFIGURATION = ("figure", "description", "notes", "seeds")
+
+
+def configuration(preset: Preset) -> dict:
+    """Every field of the preset that changes what a (variant, seed) run computes, as plain JSON."""
+    fields = {k: v for k, v in dataclasses.asdict(preset).items() if k not in NOT_CONFIGURATION}
+    return json.loads(json.dumps(fields))
+
+
 def fingerprint(preset: Preset) -> str:
-    """A short hash of the preset's full configuration (scale, steps, every variant, ...)."""
-    text = json.dumps(dataclasses.asdict(preset), sort_keys=True, default=str)
+    """A short hash of :func:`configuration`: scale, steps, schedule, every variant, ... (not the
+    number of seeds, nor the descriptive text)."""
+    text = json.dumps(configuration(preset), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -80,13 +91,15 @@ def _difference(there, here, where: str = "") -> str:
         for i, (a, b) in enumerate(zip(there, here)):
             if a != b:
                 return _difference(a, b, f"{where}[{i}]")
+    if there == here:
+        return "same settings, another fingerprint (written by another version of ncutils)"
     return f"{where or 'configuration'}: {there!r} there, {here!r} here"
 
 
 def _check_folder(folder: Path, preset: Preset, overwrite: bool) -> None:
     """Refuse a folder that holds results of another configuration (or remove them: ``overwrite``)."""
     ours = fingerprint(preset)
-    here = json.loads(json.dumps(dataclasses.asdict(preset)))
+    here = configuration(preset)
     fix = "use another --out, or --overwrite to replace them"
     for path in result_files(folder, diverged=True):
         try:
@@ -99,7 +112,8 @@ def _check_folder(folder: Path, preset: Preset, overwrite: bool) -> None:
             if overwrite:
                 path.unlink()
                 continue
-            difference = _difference(result.get("preset_config", {}), here)
+            there = {k: v for k, v in result.get("preset_config", {}).items() if k not in NOT_CONFIGURATION}
+            difference = _difference(there, here)
             raise FileProblem(f"{folder} holds results of another configuration ({path.name}: {difference}); {fix}")
 
 
@@ -300,6 +314,7 @@ def run_variant(
             "class_means": _final_class_means(model, data, preset.class_mean_layers),
             "backbone_final": _backbone_final(model, data),
         }
+        result = json.loads(json.dumps(result))  # as it reads back from the file (lists, not tuples)
         path = run_path(folder, variant.label, seed)
         write_json_atomic(path, result)
         outputs.append(RunOutput(path, result, model))

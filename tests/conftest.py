@@ -17,8 +17,20 @@ environment. pytest loads this file when an argument lies under ``tests/`` (the 
 import os
 
 import matplotlib
+import pytest
+import torch
 
 os.environ["CI"] = "true"
 os.environ["PYTHONHASHSEED"] = "0"
 os.environ.pop("MPLBACKEND", None)
 matplotlib.use("Agg")
+
+
+@pytest.fixture
+def one_thread():
+    """One torch CPU thread for the duration of a test (runs of tiny presets: bit-identical numbers
+    from run to run, and no oversubscription beside pytest-xdist's other worker)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,12 +30,7 @@ from ncutils.catalogue import PRESET_NAMES, get_preset
 ERROR = "python -m ncutils: error: "
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # runs of tiny presets, in tests/conftest.py
 
 
 def cli(capsys, *argv):
@@ -95,12 +90,6 @@ def test_cli_list(capsys):
 
 
 # python -m ncutils list --scale paper   (and --scale laptop)
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, UnboundLocalError),
-    reason="bug in ncutils/__main__.py _list: the local variable `preset` shadows the module `preset` "
-    "(`except preset.PresetError`, `preset.estimate_gpu_hours`)",
-)
 @pytest.mark.parametrize("scale", ["paper", "laptop"])
 def test_cli_list_with_a_scale(capsys, scale):
     code, out, _ = cli(capsys, "list", "--scale", scale)

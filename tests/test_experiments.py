@@ -27,13 +27,7 @@ from ncutils.files import FileProblem
 from ncutils.plotting import plot_band
 from ncutils.preset import PresetError, estimate_gpu_hours
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # runs of tiny presets, in tests/conftest.py
 
 
 def tiny_one_seed():

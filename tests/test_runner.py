@@ -28,13 +28,7 @@ from ncutils.catalogue import get_preset
 from ncutils.files import FileProblem, FolderLock
 from ncutils.history import TrainingDiverged, TrainingInterrupted
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # runs of tiny presets, in tests/conftest.py
 
 
 def tiny(name="mlp_layerwise"):

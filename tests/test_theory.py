@@ -12,9 +12,7 @@ def trained(L2_widths=(16, 8), steps=300, lr=0.05, weight_decay=1e-2, seed=0, wi
     data = nc.gaussian_mixture(3, per_class, 10, seed=seed)
     model = nc.NCNet(10, list(widths), list(L2_widths), 3, activation="smooth_leaky", seed=seed, dtype=torch.float64)
     if steps:
-        nc.train(
-            model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=steps, record=0, progress=False)
-        )
+        nc.train(model, data, nc.TrainConfig(lr=lr, weight_decay=weight_decay, steps=steps, record=0, progress=False))
     return data, model
 
 
