@@ -40,7 +40,8 @@ UNREPORTED = (
 )
 
 
-# Fields shared by the paper-scale MLP presets (full MNIST, minibatch SGD) and by the tiny ones (the tests).
+# Fields shared by the paper-scale MLP presets (full MNIST, minibatch SGD), by the laptop ones on digits,
+# and by the tiny ones (the tests).
 _PAPER_MNIST = dict(
     data="mnist",
     per_class=None,
@@ -50,6 +51,7 @@ _PAPER_MNIST = dict(
     batch_size=128,
     momentum=0.9,
 )
+_LAPTOP_DIGITS = dict(data="digits", per_class=50, steps=3000, record_every=500, checkpoint_every=1000, seeds=3)
 _TINY_MLP = dict(
     data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2, notes="tiny: for the tests"
 )
@@ -114,12 +116,7 @@ def _mlp_head_depth(scale):
     if scale == "laptop":
         return Preset(
             **common,
-            data="digits",
-            per_class=50,
-            steps=3000,
-            record_every=500,
-            checkpoint_every=1000,
-            seeds=3,
+            **_LAPTOP_DIGITS,
             variants=_head_depth_variants((64,) * 5, 32, range(1, 7), 0.1, (5e-3,)),
             class_mean_layers=2,
             notes="Full-batch GD on 500 of scikit-learn's 8×8 digits (64 pixels: six networks fit in "
@@ -153,12 +150,7 @@ def _mlp_backbone_depth(scale):
     if scale == "laptop":
         return Preset(
             **common,
-            data="digits",
-            per_class=50,
-            steps=3000,
-            record_every=500,
-            checkpoint_every=1000,
-            seeds=3,
+            **_LAPTOP_DIGITS,
             variants=_backbone_depth_variants(64, (4, 6, 8, 10, 12), (32,) * 2, 0.1, 0.016 * 4),
             class_mean_layers=0,
             notes="Full-batch GD on 500 of scikit-learn's 8×8 digits; width 64 (ReLU) and 32 (linear); "

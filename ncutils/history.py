@@ -111,6 +111,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     state at that step (the models hold the matching weights): pass them back to ``train`` to go on."""
 
     def __init__(self, signal_name: str, states: list[TrainState]):
-        steps = sorted({s.step for s in states})
-        super().__init__(f"training stopped by {signal_name} at step {'/'.join(map(str, steps))}")
+        steps = [s.step for s in states]
+        where = f"step {steps[0]}" if len(set(steps)) == 1 else f"steps {', '.join(map(str, steps))} (one per run)"
+        super().__init__(f"training stopped by {signal_name} at {where}")
         self.signal_name, self.states = signal_name, states

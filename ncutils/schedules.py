@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -47,12 +47,21 @@ class Schedule:
         return WarmUp(self, steps, start)
 
     def to_dict(self) -> dict:
-        raise NotImplementedError
+        """``{"kind": ..., field: value, ...}``, nested schedules as dicts: what a run's JSON stores."""
+        d = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            d[f.name] = (
+                value.to_dict() if isinstance(value, Schedule) else list(value) if isinstance(value, tuple) else value
+            )
+        return d
 
 
 @dataclass(frozen=True)
 class Constant(Schedule):
     """η_k = ``lr`` at every step."""
+
+    kind = "constant"
 
     lr: float
 
@@ -62,13 +71,12 @@ class Constant(Schedule):
     def __call__(self, step: int) -> float:
         return self.lr
 
-    def to_dict(self) -> dict:
-        return {"kind": "constant", "lr": self.lr}
-
 
 @dataclass(frozen=True)
 class Drop(Schedule):
     """``base`` until step ``at``, then ``base`` × ``factor`` (the usual step decay)."""
+
+    kind = "drop"
 
     base: Schedule
     at: int
@@ -83,13 +91,12 @@ class Drop(Schedule):
         lr = self.base(step)
         return lr * self.factor if step >= self.at else lr
 
-    def to_dict(self) -> dict:
-        return {"kind": "drop", "base": self.base.to_dict(), "at": self.at, "factor": self.factor}
-
 
 @dataclass(frozen=True)
 class WarmUp(Schedule):
     """Linear warm-up: ``base`` × (start + (1 − start)·k/steps) for k < ``steps``, then ``base``."""
+
+    kind = "warm_up"
 
     base: Schedule
     steps: int
@@ -109,13 +116,12 @@ class WarmUp(Schedule):
             return lr
         return lr * (self.start + (1 - self.start) * step / self.steps)
 
-    def to_dict(self) -> dict:
-        return {"kind": "warm_up", "base": self.base.to_dict(), "steps": self.steps, "start": self.start}
-
 
 @dataclass(frozen=True)
 class Piecewise(Schedule):
     """``values[0]`` before ``boundaries[0]``, ``values[i]`` from ``boundaries[i-1]`` on (stairs of any shape)."""
+
+    kind = "piecewise"
 
     boundaries: tuple[int, ...]
     values: tuple[float, ...]
@@ -138,9 +144,6 @@ class Piecewise(Schedule):
                 return value
         return self.values[-1]
 
-    def to_dict(self) -> dict:
-        return {"kind": "piecewise", "boundaries": list(self.boundaries), "values": list(self.values)}
-
 
 def constant(lr: float) -> Constant:
     return Constant(lr)
@@ -159,13 +162,13 @@ def schedule_from_dict(d) -> Schedule:
     """The schedule a run's JSON describes (the inverse of ``to_dict``; a plain number is constant)."""
     if isinstance(d, numbers.Real):
         return Constant(d)
-    kinds = {"constant": Constant, "drop": Drop, "warm_up": WarmUp, "piecewise": piecewise}
+    kinds = {kind.kind: kind for kind in (Constant, Drop, WarmUp, Piecewise)}
     if not isinstance(d, dict) or d.get("kind") not in kinds:
         raise ValueError(f"not a learning-rate schedule: {d!r}")
-    fields = {k: v for k, v in d.items() if k != "kind"}
-    if "base" in fields:
-        fields["base"] = schedule_from_dict(fields["base"])
-    return kinds[d["kind"]](**fields)
+    arguments = {k: v for k, v in d.items() if k != "kind"}
+    if "base" in arguments:
+        arguments["base"] = schedule_from_dict(arguments["base"])
+    return kinds[d["kind"]](**arguments)
 
 
 def geometric_steps(last: int, count: int = 10, first: int = 10) -> tuple[int, ...]:
