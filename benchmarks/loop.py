@@ -3,12 +3,13 @@
     python benchmarks/loop.py [--steps 1000] [--threads 2] [--repeats 3]
 
 The bare loop is what one would write by hand: forward, ½‖f(X) − Y‖²/N, backward,
-``torch.optim.SGD`` with weight decay. ``nc.train`` runs with recording off (``record=0``).
-Both are timed for ``steps`` and ``2·steps`` updates and the per-step time is taken from
-the difference, so that fixed costs (the records at the start and the end, building the
-optimizer) cancel; the best of ``repeats`` is kept. ``nc.train`` is timed on both of its
-step functions: the stacked one it picks for a bias-free MLP, and the plain one (used for
-any other network), forced here with ``batch_size=N`` (the same full-batch GD).
+``torch.optim.SGD`` with weight decay. ``nc.train`` runs with recording off (``record=0``):
+on one network it takes its plain step function; on a list of two networks of one
+architecture, the stacked one (shown per network, for information: that is a sweep's gain,
+measured against sequential runs by ``benchmarks/sweep.py``). Each is timed for ``steps``
+updates and for 1, and the per-step time is the difference over ``steps − 1``, so that fixed
+costs (the records at the start and the end, building the optimizer) cancel; the three are
+interleaved ``repeats`` times and the least time of each is kept.
 Printed: milliseconds per step and the ratio loop / bare (1.05 = 5% overhead).
 """
 
@@ -50,38 +51,32 @@ def bare(data, model, steps):
     return time.perf_counter() - start
 
 
-def ours(data, model, steps, plain):
-    config = nc.TrainConfig(
-        lr=LR,
-        weight_decay=WEIGHT_DECAY,
-        steps=steps,
-        record=0,
-        progress=False,
-        batch_size=data.num_samples if plain else None,
-    )
+def ours(data, models, steps):
+    config = nc.TrainConfig(lr=LR, weight_decay=WEIGHT_DECAY, steps=steps, record=0, progress=False)
     start = time.perf_counter()
-    nc.train(model, data, config)
+    nc.train(models, data, config)
     return time.perf_counter() - start
 
 
-def per_step(run, make, steps, repeats):
-    """Seconds per step from the difference of a 2·steps and a steps run (best of ``repeats``,
-    after one untimed warm-up run)."""
-    run(make(), steps)
-    best = float("inf")
-    for _ in range(repeats):
-        short, long = run(make(), steps), run(make(), 2 * steps)
-        best = min(best, (long - short) / steps)
-    return best
+def per_step(run, make, steps):
+    """Seconds per step: (time of ``steps`` steps − time of 1 step) / (steps − 1), so that fixed costs
+    (the records at the start and the end, building the optimizer) cancel."""
+    return (run(make(), steps) - run(make(), 1)) / (steps - 1)
 
 
 def compare(data, make, steps, repeats):
-    """Per-step seconds of the bare loop and of both of ``nc.train``'s step functions."""
-    return {
-        "bare PyTorch": per_step(lambda m, s: bare(data, m, s), make, steps, repeats),
-        "nc.train (stacked step)": per_step(lambda m, s: ours(data, m, s, False), make, steps, repeats),
-        "nc.train (plain step)": per_step(lambda m, s: ours(data, m, s, True), make, steps, repeats),
+    """Per-step seconds of the bare loop and of ``nc.train`` (one network: the plain step; a stack of
+    two networks, per network: the stacked step), the least of ``repeats`` rounds that interleave them."""
+    contenders = {
+        "bare PyTorch": lambda model, s: bare(data, model, s),
+        "nc.train": lambda model, s: ours(data, model, s),
+        "nc.train, 2 stacked (per net)": lambda model, s: ours(data, [model, make()], s) / 2,
     }
+    best = dict.fromkeys(contenders, float("inf"))
+    for _ in range(repeats):
+        for label, run in contenders.items():
+            best[label] = min(best[label], per_step(run, make, steps))
+    return best
 
 
 def main():
@@ -97,7 +92,7 @@ def main():
         print(f"{name}, {args.threads} threads:")
         for label, seconds in times.items():
             ratio = seconds / times["bare PyTorch"]
-            print(f"  {label:<24} {1e3 * seconds:7.3f} ms/step   ratio to bare {ratio:5.3f}")
+            print(f"  {label:<30} {1e3 * seconds:7.3f} ms/step   ratio to bare {ratio:5.3f}")
 
 
 if __name__ == "__main__":

@@ -138,13 +138,14 @@ class StackedStep:
 
 
 def can_stack(models, configs) -> bool:
-    """Whether ``StackedStep`` applies: bias-free MLPs of one architecture and dtype, full batch,
+    """Whether ``StackedStep`` applies: two or more bias-free MLPs of one architecture and dtype, full batch,
     no momentum, the same steps and records (η, λ and the seed may differ per member)."""
     from .models import NCNet
 
     first = models[0]
     return (
-        all(type(m) is NCNet and not any(layer.bias is not None for layer in m.layers) for m in models)
+        len(models) > 1  # one network: the plain step is faster (2-D matrix products, no stacking)
+        and all(type(m) is NCNet and not any(layer.bias is not None for layer in m.layers) for m in models)
         and all(
             (m.widths, m.L1, m.activation, m.weights()[0].dtype)
             == (first.widths, first.L1, first.activation, first.weights()[0].dtype)

@@ -61,12 +61,32 @@ def set_environment() -> None:
 
 
 def strip_volatile(nb: nbformat.NotebookNode) -> None:
+    """Drop what changes from run to run without meaning anything: timings, widget state, and the
+    way the kernel happened to split a cell's printed text into stream chunks."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.metadata.pop("collapsed", None)
             cell.metadata.pop("scrolled", None)
+            cell.outputs = merge_streams(cell.outputs)
+
+
+def merge_streams(outputs: list) -> list:
+    """Consecutive outputs of one stream (stdout or stderr) as one output."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def run_one(path: Path) -> tuple[Path, bool, float, str]:

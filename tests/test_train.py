@@ -30,8 +30,11 @@ def assert_same_weights(a, b, atol=0.0):
 def stop_at(step, signum=signal.SIGINT):
     """An ``on_record`` hook that sends this process ``signum`` when a run records ``step``."""
 
+    sent = []
+
     def hook(model, state):
-        if state.step == step:
+        if state.step == step and not sent:  # once: a second Ctrl-C would stop at once, by design
+            sent.append(signum)
             os.kill(os.getpid(), signum)
 
     return hook
@@ -51,19 +54,22 @@ def test_state_is_explicit_and_nothing_is_left_on_the_model():
 @pytest.mark.parametrize("kind", ["stacked", "plain", "minibatch-momentum"])
 def test_a_stopped_run_continues_to_the_uninterrupted_numbers(kind, signum):
     """Reproduce: python -m pytest tests/test_train.py -k continues_to_the_uninterrupted"""
-    extra = {"stacked": {}, "plain": {"batch_size": 24}, "minibatch-momentum": {"batch_size": 5, "momentum": 0.9}}
+    extra = {"stacked": {}, "plain": {}, "minibatch-momentum": {"batch_size": 5, "momentum": 0.9}}
     config = nc.TrainConfig(lr=0.05, weight_decay=1e-3, steps=60, record=10, progress=False, **extra[kind])
-    data, a = small_problem()
-    _, b = small_problem()
-    assert can_stack([a], [config]) == (kind == "stacked")
+    count = 2 if kind == "stacked" else 1  # two networks of one architecture are stacked, one is not
+    data, _ = small_problem()
+    stopped_models = [small_problem(seed=s)[1] for s in range(count)]
+    plain_models = [small_problem(seed=s)[1] for s in range(count)]
+    assert can_stack(stopped_models, [config] * count) == (kind == "stacked")
     with pytest.raises(nc.TrainingInterrupted, match=f"{signal.Signals(signum).name} at step 30") as stopped:
-        nc.train(a, data, config, on_record=stop_at(30, signum))
-    (state,) = stopped.value.states
-    assert state.step == 30 and state.history.steps[-1] == 30
-    continued = nc.train(a, data, config, state)
-    uninterrupted = nc.train(b, data, config)
-    assert_same_weights(a, b)
-    assert continued.history == uninterrupted.history
+        nc.train(stopped_models, data, config, on_record=stop_at(30, signum))
+    states = stopped.value.states
+    assert [s.step for s in states] == [30] * count and states[0].history.steps[-1] == 30
+    continued = nc.train(stopped_models, data, config, states)
+    uninterrupted = nc.train(plain_models, data, config)
+    for a, b, c, u in zip(stopped_models, plain_models, continued, uninterrupted):
+        assert_same_weights(a, b)
+        assert c.history == u.history
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are given back
 
 
@@ -82,14 +88,18 @@ def test_continuing_a_finished_run_with_more_steps_equals_one_long_run():
 
 
 def test_one_step_is_gradient_descent_on_the_stated_objective():
-    for extra in ({}, {"batch_size": 24}):  # the stacked and the plain step function
-        data, model = small_problem()
-        before = [W.detach().clone() for W in model.weights()]
-        loss, _ = nc.objective(model, data.X.double(), data.one_hot().double(), weight_decay=0.01)
-        grads = torch.autograd.grad(loss, model.weights())
-        nc.train(model, data, nc.TrainConfig(lr=0.1, weight_decay=0.01, steps=1, progress=False, **extra))
-        for W0, G, W1 in zip(before, grads, model.weights()):
-            torch.testing.assert_close(W1.detach(), W0 - 0.1 * G, rtol=0, atol=1e-14)
+    for count in (1, 2):  # the plain step function (one network) and the stacked one (two)
+        data, _ = small_problem()
+        models = [small_problem(seed=s)[1] for s in range(count)]
+        expected = []
+        for model in models:
+            loss, _ = nc.objective(model, data.X.double(), data.one_hot().double(), weight_decay=0.01)
+            grads = torch.autograd.grad(loss, model.weights())
+            expected.append([W.detach() - 0.1 * G for W, G in zip(model.weights(), grads)])
+        nc.train(models, data, nc.TrainConfig(lr=0.1, weight_decay=0.01, steps=1, progress=False))
+        for model, after in zip(models, expected):
+            for W1, W_expected in zip(model.weights(), after):
+                torch.testing.assert_close(W1.detach(), W_expected, rtol=0, atol=1e-14)
 
 
 def test_float64_model_trains_in_float64():
@@ -168,13 +178,18 @@ def test_a_schedule_survives_its_json(lr, warm, start, at, factor, step):
 
 
 def test_the_drop_counts_global_steps_across_a_stop():
+    """A run stopped at step 10 and continued drops η at global step 15, like an uninterrupted one."""
     data, a = small_problem()
     _, b = small_problem()
+    _, c = small_problem()
     config = nc.TrainConfig(lr=nc.constant(0.05).drop(at=15), steps=20, record=5, progress=False)
-    with pytest.raises(nc.TrainingInterrupted):
+    with pytest.raises(nc.TrainingInterrupted) as stopped:
         nc.train(a, data, config, on_record=stop_at(10))
-    nc.train(b, data, config)
-    assert not all(torch.equal(Wa, Wb) for Wa, Wb in zip(a.weights(), b.weights()))
+    nc.train(a, data, config, stopped.value.states[0])
+    nc.train(b, data, config)  # uninterrupted
+    assert_same_weights(a, b)
+    nc.train(c, data, dataclasses.replace(config, lr=0.05))  # no drop: other weights
+    assert not all(torch.equal(Wb, Wc) for Wb, Wc in zip(b.weights(), c.weights()))
 
 
 def test_recording_at_a_list_and_on_record_sees_that_steps_weights():
@@ -234,8 +249,7 @@ def test_stacked_members_match_their_plain_solo_runs():
     states = nc.train(stacked, data, configs)
     for seed, (model, state, config) in enumerate(zip(stacked, states, configs)):
         solo = make(seed)
-        plain = dataclasses.replace(config, batch_size=data.num_samples)  # the same GD, through PlainStep
-        solo_state = nc.train(solo, data, plain)
+        solo_state = nc.train(solo, data, config)  # one network: the plain step function
         assert_same_weights(model, solo, atol=1e-6)
         assert state.history.steps == solo_state.history.steps == [0, 50, 100, 150]
         assert state.history.loss == pytest.approx(solo_state.history.loss, rel=1e-6)
@@ -249,7 +263,7 @@ def test_models_that_cannot_be_stacked_are_trained_one_by_one():
     assert not can_stack(models, configs[:2])
     states = nc.train(models, data, configs[:2])
     alone = nc.NCNet(8, [24, 16], [10], 3, activation="smooth_leaky", seed=0, dtype=torch.float64)
-    solo = nc.train(alone, data, dataclasses.replace(configs[1], batch_size=data.num_samples))  # plain path too
+    solo = nc.train(alone, data, configs[1])  # one network: the plain step function too
     assert states[1].history.loss == solo.history.loss and states[1].history.reports == solo.history.reports
     with pytest.raises(ValueError, match=r"need one TrainConfig, or one per model \(1\)"):
         nc.train([make(0)], data, configs)
@@ -310,3 +324,18 @@ def test_config_takes_numpy_scalars_as_python_numbers():
 def test_config_rejects_an_unknown_device_at_once():
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"):
         nc.TrainConfig(lr=0.1, steps=1, device="gpu")
+
+
+def test_a_second_ctrl_c_stops_at_once():
+    """The first Ctrl-C asks for a stop at the end of the step; a second one does not wait."""
+    data, model = small_problem()
+
+    def twice(model, state):
+        if state.step == 10:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        nc.train(model, data, nc.TrainConfig(lr=0.05, steps=30, record=10, progress=False), on_record=twice)
+    assert not isinstance(info.value, nc.TrainingInterrupted)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
