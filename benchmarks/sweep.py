@@ -59,7 +59,7 @@ def main():
         raise SystemExit(f"the two ways disagree: largest weight difference {worst:.1e}")
     print(
         f"{args.members} members x {args.steps} steps: sequential {sequential_seconds:.2f} s, "
-        f"vectorised {batched_seconds:.2f} s, ratio sequential/vectorised = {sequential_seconds / batched_seconds:.1f}x "
+        f"stacked {batched_seconds:.2f} s, ratio sequential/stacked = {sequential_seconds / batched_seconds:.1f}x "
         f"(largest weight difference {worst:.1e})"
     )
 
