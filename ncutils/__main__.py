@@ -136,7 +136,9 @@ def _run(args, parser, argv) -> int:
         return 1
     except TrainingInterrupted as error:
         print(
-            f"\n{error}; the state is saved in {args.out}: continue with the same command and --resume", file=sys.stderr
+            f"\n{error}; the state is saved in {error.checkpoint or args.out}: continue with the same command "
+            "and --resume",
+            file=sys.stderr,
         )
         return 130
     except RuntimeError as error:

@@ -115,3 +115,4 @@ class TrainingInterrupted(KeyboardInterrupt):
         where = f"step {steps[0]}" if len(set(steps)) == 1 else f"steps {', '.join(map(str, steps))} (one per run)"
         super().__init__(f"training stopped by {signal_name} at {where}")
         self.signal_name, self.states = signal_name, states
+        self.checkpoint = None  # the file the runner saved the states to, when it did

@@ -263,8 +263,9 @@ def run_variant(
 
     try:
         train(models, data, configs, states, on_record=hook)
-    except TrainingInterrupted:
+    except TrainingInterrupted as error:
         save()
+        error.checkpoint = checkpoint
         raise
     except TrainingDiverged as error:
         seed = seeds[error.member]
