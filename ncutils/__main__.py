@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from . import catalogue, preset, runner
+from . import catalogue, preset, results, runner
 from .data import DataFileError
 from .files import FileProblem
 from .history import TrainingDiverged, TrainingInterrupted
@@ -153,7 +153,7 @@ def _run(args, parser, argv) -> int:
     chosen = catalogue.get_preset(args.preset, args.scale)
     seeds = range(chosen.seeds if args.seeds is None else args.seeds)
     for folder in folders:
-        for label, extra in runner.stale_seeds(folder, chosen, list(seeds)).items():
+        for label, extra in results.stale_seeds(folder, chosen, list(seeds)).items():
             print(
                 f"note: {folder} also holds seeds {', '.join(map(str, extra))} of variant {label} from an earlier "
                 "run of the same configuration (kept; load_runs reads them too)"

@@ -1,18 +1,25 @@
-"""Reading the runner's results: the runs of a preset, their metric curves and seed statistics.
+"""The runner's results: which configuration a folder holds, the runs of a preset, their metric
+curves and seed statistics.
 
 The book's Experiments notebooks read ``book/results/<preset>/<scale>/`` through these
-functions; nothing here trains or writes.
+functions; nothing here trains. A folder holds the results of one configuration (its
+:func:`fingerprint`): :func:`check_folder` refuses (or, told to, removes) results of another.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .files import FileProblem, read_json
 from .history import History
+from .preset import Preset
 
 RESULTS_ENV = "NCUTILS_RESULTS"  # where the book's notebooks look for results (default: book/results)
 SCALE_ENV = "NCUTILS_SCALE"  # which scale they read (default: laptop)
@@ -22,6 +29,82 @@ def results_dir(default: str | os.PathLike = "results") -> Path:
     """The results folder: ``$NCUTILS_RESULTS`` if set, else ``default`` (the book's notebooks
     run in ``book/``, where ``results`` holds the shipped laptop-scale runs)."""
     return Path(os.environ.get(RESULTS_ENV) or default)
+
+
+# Fields that say nothing about how a network is trained: editing them keeps a run's fingerprint.
+NOT_CONFIGURATION = ("figure", "description", "notes", "seeds")
+
+
+def configuration(preset: Preset) -> dict:
+    """Every field of the preset that changes what a (variant, seed) run computes, as plain JSON."""
+    fields = {k: v for k, v in dataclasses.asdict(preset).items() if k not in NOT_CONFIGURATION}
+    return json.loads(json.dumps(fields))
+
+
+def fingerprint(preset: Preset) -> str:
+    """A short hash of :func:`configuration`: scale, steps, schedule, every variant, ... (not the
+    number of seeds, nor the descriptive text)."""
+    text = json.dumps(configuration(preset), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def results_folder(out: str | os.PathLike, preset: Preset) -> Path:
+    return Path(out) / preset.name / preset.scale
+
+
+def run_path(folder: Path, variant: str, seed: int) -> Path:
+    return folder / f"{variant}_seed{seed}.json"
+
+
+def _difference(there, here, where: str = "") -> str:
+    """The first field where two configurations differ, as 'steps: 4000 there, 20 here'."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        for key in sorted(set(there) | set(here)):
+            if there.get(key) != here.get(key):
+                return _difference(there.get(key), here.get(key), f"{where}.{key}" if where else key)
+    if isinstance(there, list) and isinstance(here, list) and len(there) == len(here):
+        for i, (a, b) in enumerate(zip(there, here)):
+            if a != b:
+                return _difference(a, b, f"{where}[{i}]")
+    if there == here:
+        return "same settings, another fingerprint (written by another version of ncutils)"
+    return f"{where or 'configuration'}: {there!r} there, {here!r} here"
+
+
+def check_folder(folder: Path, preset: Preset, overwrite: bool) -> None:
+    """Refuse a folder that holds results of another configuration (or remove them: ``overwrite``)."""
+    ours = fingerprint(preset)
+    here = configuration(preset)
+    fix = "use another --out, or --overwrite to replace them"
+    for path in result_files(folder, diverged=True):
+        try:
+            result = read_json(path, fix=f"delete it, or {fix}")
+        except FileProblem:
+            if not overwrite:
+                raise
+            result = {}
+        if result.get("fingerprint") != ours:
+            if overwrite:
+                path.unlink()
+                continue
+            there = {k: v for k, v in result.get("preset_config", {}).items() if k not in NOT_CONFIGURATION}
+            difference = _difference(there, here)
+            raise FileProblem(f"{folder} holds results of another configuration ({path.name}: {difference}); {fix}")
+
+
+def stale_seeds(folder: Path, preset: Preset, seeds: Sequence[int]) -> dict[str, list[int]]:
+    """Seeds of each variant that the folder holds beyond ``seeds`` (from an earlier, larger run)."""
+    stale = {}
+    for variant in preset.variants:
+        found = sorted(
+            int(p.stem.rsplit("_seed", 1)[1])
+            for p in folder.glob(f"{variant.label}_seed*.json")
+            if p.stem.rsplit("_seed", 1)[1].isdigit()
+        )
+        extra = [s for s in found if s not in seeds]
+        if extra:
+            stale[variant.label] = extra
+    return stale
 
 
 def result_files(folder: Path, diverged: bool = False) -> list[Path]:

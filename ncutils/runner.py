@@ -20,7 +20,6 @@ mix them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import platform
@@ -48,88 +47,12 @@ from .history import TrainingDiverged, TrainingInterrupted, TrainState
 from .metrics import class_means, nc1, nc2
 from .models import ResNet20Net, data_for
 from .preset import DTYPES, Preset, PresetError, Variant, build_model, load_data
-from .results import result_files
+from .results import check_folder, fingerprint, results_folder, run_path
 from .steps import can_stack
 from .train import train
 from .utils import pick_device, progress_enabled
 
 FORMAT = 2  # version of the result files' layout
-
-
-# Fields that say nothing about how a network is trained: editing them keeps a run's fingerprint.
-NOT_CONFIGURATION = ("figure", "description", "notes", "seeds")
-
-
-def configuration(preset: Preset) -> dict:
-    """Every field of the preset that changes what a (variant, seed) run computes, as plain JSON."""
-    fields = {k: v for k, v in dataclasses.asdict(preset).items() if k not in NOT_CONFIGURATION}
-    return json.loads(json.dumps(fields))
-
-
-def fingerprint(preset: Preset) -> str:
-    """A short hash of :func:`configuration`: scale, steps, schedule, every variant, ... (not the
-    number of seeds, nor the descriptive text)."""
-    text = json.dumps(configuration(preset), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def results_folder(out: str | os.PathLike, preset: Preset) -> Path:
-    return Path(out) / preset.name / preset.scale
-
-
-def run_path(folder: Path, variant: str, seed: int) -> Path:
-    return folder / f"{variant}_seed{seed}.json"
-
-
-def _difference(there, here, where: str = "") -> str:
-    """The first field where two configurations differ, as 'steps: 4000 there, 20 here'."""
-    if isinstance(there, dict) and isinstance(here, dict):
-        for key in sorted(set(there) | set(here)):
-            if there.get(key) != here.get(key):
-                return _difference(there.get(key), here.get(key), f"{where}.{key}" if where else key)
-    if isinstance(there, list) and isinstance(here, list) and len(there) == len(here):
-        for i, (a, b) in enumerate(zip(there, here)):
-            if a != b:
-                return _difference(a, b, f"{where}[{i}]")
-    if there == here:
-        return "same settings, another fingerprint (written by another version of ncutils)"
-    return f"{where or 'configuration'}: {there!r} there, {here!r} here"
-
-
-def _check_folder(folder: Path, preset: Preset, overwrite: bool) -> None:
-    """Refuse a folder that holds results of another configuration (or remove them: ``overwrite``)."""
-    ours = fingerprint(preset)
-    here = configuration(preset)
-    fix = "use another --out, or --overwrite to replace them"
-    for path in result_files(folder, diverged=True):
-        try:
-            result = read_json(path, fix=f"delete it, or {fix}")
-        except FileProblem:
-            if not overwrite:
-                raise
-            result = {}
-        if result.get("fingerprint") != ours:
-            if overwrite:
-                path.unlink()
-                continue
-            there = {k: v for k, v in result.get("preset_config", {}).items() if k not in NOT_CONFIGURATION}
-            difference = _difference(there, here)
-            raise FileProblem(f"{folder} holds results of another configuration ({path.name}: {difference}); {fix}")
-
-
-def stale_seeds(folder: Path, preset: Preset, seeds: Sequence[int]) -> dict[str, list[int]]:
-    """Seeds of each variant that the folder holds beyond ``seeds`` (from an earlier, larger run)."""
-    stale = {}
-    for variant in preset.variants:
-        found = sorted(
-            int(p.stem.rsplit("_seed", 1)[1])
-            for p in folder.glob(f"{variant.label}_seed*.json")
-            if p.stem.rsplit("_seed", 1)[1].isdigit()
-        )
-        extra = [s for s in found if s not in seeds]
-        if extra:
-            stale[variant.label] = extra
-    return stale
 
 
 def versions() -> dict:
@@ -356,7 +279,7 @@ def run_preset(
     seed_list = list(range(preset.seeds if seeds is None else seeds))
     outputs = []
     with FolderLock(folder):
-        _check_folder(folder, preset, overwrite)
+        check_folder(folder, preset, overwrite)
         data = load_data(preset, data_root)
         total = preset.steps * len(seed_list) * len(preset.variants)
         with tqdm(total=total, disable=not progress_enabled(progress), desc=preset.name) as bar:

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 import ncutils as nc
-from ncutils import files, runner
+from ncutils import files, results
 from ncutils.__main__ import main
 from ncutils.catalogue import PRESET_NAMES, get_preset
 
@@ -109,7 +109,7 @@ def test_cli_run_writes_one_file_per_run_under_preset_and_scale(tmp_path, capsys
     assert sorted(p.name for p in folder.iterdir()) == ["main_seed0.json"]
     run = json.loads((folder / "main_seed0.json").read_text())
     assert run["command"] == f"python -m ncutils run mlp_layerwise --scale tiny --out {tmp_path} --seeds 1"
-    assert run["fingerprint"] == runner.fingerprint(get_preset("mlp_layerwise", "tiny"))
+    assert run["fingerprint"] == results.fingerprint(get_preset("mlp_layerwise", "tiny"))
 
 
 # python -m ncutils run nope; ... --device cuda; ... --scale paper --data-root /nonexistent; ... --seeds 0
@@ -197,12 +197,12 @@ def test_cli_results_of_another_configuration_exit_2_unless_overwrite(processes,
     assert message.startswith(f"{folder / 'out' / 'mlp_layerwise' / 'tiny'} holds results of another configuration")
     assert "steps: 10 there, 20 here" in message and "--overwrite" in message
     runs = nc.load_runs("mlp_layerwise", folder / "out", scale="tiny")
-    assert [r["fingerprint"] for r in runs] == [runner.fingerprint(shorter_tiny())] * 2, "left as they were"
+    assert [r["fingerprint"] for r in runs] == [results.fingerprint(shorter_tiny())] * 2, "left as they were"
 
     code, out, err = cli(capsys, *tiny_args(folder / "out", "--overwrite"))
     assert code == 0 and not err
     runs = nc.load_runs("mlp_layerwise", folder / "out", scale="tiny")
-    assert [r["fingerprint"] for r in runs] == [runner.fingerprint(get_preset("mlp_layerwise", "tiny"))] * 2
+    assert [r["fingerprint"] for r in runs] == [results.fingerprint(get_preset("mlp_layerwise", "tiny"))] * 2
 
 
 # ---------------------------------------------------------------- 4. seeds of an earlier run
@@ -292,7 +292,7 @@ def test_cli_resume_from_a_checkpoint_of_another_configuration_exit_2_unless_ove
     with pytest.raises(RuntimeError, match="crash"):
         nc.run_preset(longer, out=tmp_path, progress=False, on_record=crash_at_step(25))
     checkpoint = tmp_path / "mlp_layerwise" / "tiny" / "main.checkpoint.pt"
-    assert files.load_checkpoint(checkpoint)["fingerprint"]["preset"] == runner.fingerprint(longer)
+    assert files.load_checkpoint(checkpoint)["fingerprint"]["preset"] == results.fingerprint(longer)
 
     code, out, err = cli(capsys, *tiny_args(tmp_path, "--resume"))
     message = the_error(err)

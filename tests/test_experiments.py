@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import ncutils as nc
-from ncutils import files, results, runner
+from ncutils import files, results
 from ncutils.catalogue import PRESET_NAMES, get_preset
 from ncutils.files import FileProblem
 from ncutils.plotting import plot_band
@@ -50,7 +50,7 @@ def test_each_preset_runs_tiny(name, tmp_path):
         (v.label, s) for v in preset.variants for s in range(preset.seeds)
     ]
     for run in runs:
-        assert run["fingerprint"] == runner.fingerprint(preset)
+        assert run["fingerprint"] == results.fingerprint(preset)
         assert (run["preset"], run["scale"]) == (name, "tiny")
         history = nc.history_of(run)
         assert history.steps[0] == 0 and history.steps[-1] == preset.steps
@@ -88,8 +88,8 @@ def test_laptop_and_paper_presets_are_consistent():
     assert names == list(PRESET_NAMES)
     # the scales are different configurations, so their results never share a fingerprint or a folder
     scales = [get_preset("mlp_layerwise", s) for s in ("tiny", "laptop", "paper")]
-    assert len({runner.fingerprint(p) for p in scales}) == 3
-    assert len({runner.results_folder("out", p) for p in scales}) == 3
+    assert len({results.fingerprint(p) for p in scales}) == 3
+    assert len({results.results_folder("out", p) for p in scales}) == 3
 
 
 # python -c "import ncutils as nc; nc.get_preset('nope')"
@@ -292,7 +292,7 @@ class _RunsCode:
 
 
 def _checkpoint_path(tmp_path, preset):
-    path = runner.results_folder(tmp_path, preset) / f"{preset.variants[0].label}.checkpoint.pt"
+    path = results.results_folder(tmp_path, preset) / f"{preset.variants[0].label}.checkpoint.pt"
     path.parent.mkdir(parents=True)
     return path
 

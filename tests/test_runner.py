@@ -23,7 +23,7 @@ import pytest
 import torch
 
 import ncutils as nc
-from ncutils import files, runner
+from ncutils import files, results
 from ncutils.catalogue import get_preset
 from ncutils.files import FileProblem, FolderLock
 from ncutils.history import TrainingDiverged, TrainingInterrupted
@@ -107,7 +107,7 @@ def test_results_of_another_configuration_are_refused_unless_overwrite(tmp_path)
     outputs = nc.run_preset(longer, out=tmp_path, overwrite=True, progress=False)
     assert contents(folder) == ["main_seed0.json", "main_seed1.json"]
     runs = nc.load_runs("mlp_layerwise", tmp_path, scale="tiny")
-    assert {r["fingerprint"] for r in runs} == {runner.fingerprint(longer)}
+    assert {r["fingerprint"] for r in runs} == {results.fingerprint(longer)}
     assert [nc.history_of(r).steps[-1] for r in runs] == [40, 40]
     assert [as_stored(o.result) for o in outputs] == [as_stored(r) for r in runs]
 
@@ -123,7 +123,7 @@ def test_a_result_with_another_fingerprint_is_refused_and_overwrite_replaces_it(
         nc.run_preset("mlp_layerwise", "tiny", out=tmp_path, progress=False)
     assert str(first.path.parent) in str(info.value) and first.path.name in str(info.value)
     nc.run_preset("mlp_layerwise", "tiny", out=tmp_path, overwrite=True, progress=False)
-    assert json.loads(first.path.read_text())["fingerprint"] == runner.fingerprint(tiny())
+    assert json.loads(first.path.read_text())["fingerprint"] == results.fingerprint(tiny())
 
 
 # printf '{"fingerprint": ' > /tmp/r/mlp_layerwise/tiny/main_seed0.json; python -m ncutils run mlp_layerwise --scale tiny --out /tmp/r
@@ -158,7 +158,7 @@ def test_a_tiny_run_leaves_the_results_of_other_scales_intact(tmp_path):
     assert snapshot(laptop_folder) == before
     assert legacy.read_text() == '{"old": "layout"}'
     (laptop_run,) = nc.load_runs("mlp_layerwise", tmp_path, scale="laptop")
-    assert laptop_run["scale"] == "laptop" and laptop_run["fingerprint"] == runner.fingerprint(laptop)
+    assert laptop_run["scale"] == "laptop" and laptop_run["fingerprint"] == results.fingerprint(laptop)
     tiny_runs = nc.load_runs("mlp_layerwise", tmp_path, scale="tiny")
     assert [r["scale"] for r in tiny_runs] == ["tiny", "tiny"]
 
@@ -207,10 +207,10 @@ def test_stale_seeds_are_found(tmp_path):
     preset = tiny()
     nc.run_preset(preset, out=tmp_path, progress=False)
     (output,) = nc.run_preset(preset, seeds=1, out=tmp_path, progress=False)
-    folder = runner.results_folder(tmp_path, preset)
+    folder = results.results_folder(tmp_path, preset)
     assert output.path == folder / "main_seed0.json"
-    assert runner.stale_seeds(folder, preset, [0]) == {"main": [1]}
-    assert runner.stale_seeds(folder, preset, [0, 1]) == {}
+    assert results.stale_seeds(folder, preset, [0]) == {"main": [1]}
+    assert results.stale_seeds(folder, preset, [0, 1]) == {}
     assert [r["seed"] for r in nc.load_runs("mlp_layerwise", tmp_path, scale="tiny")] == [0, 1]
 
 
@@ -219,7 +219,7 @@ def test_stale_seeds_are_found(tmp_path):
 
 # echo "$(hostname) <pid of a running process>" > /tmp/r/mlp_layerwise/tiny/.lock; python -m ncutils run mlp_layerwise --scale tiny --out /tmp/r
 def test_a_folder_locked_by_a_live_process_is_refused(tmp_path):
-    folder = runner.results_folder(tmp_path, tiny())
+    folder = results.results_folder(tmp_path, tiny())
     folder.mkdir(parents=True)
     lock = folder / ".lock"
     holder = f"{socket.gethostname()} {os.getpid()}"  # this test process: alive
@@ -237,7 +237,7 @@ def test_a_folder_locked_by_a_live_process_is_refused(tmp_path):
 def test_a_lock_left_by_a_dead_process_is_taken_over_and_a_run_leaves_no_lock(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = int(finished.stdout)
-    folder = runner.results_folder(tmp_path, tiny())
+    folder = results.results_folder(tmp_path, tiny())
     folder.mkdir(parents=True)
     (folder / ".lock").write_text(f"{socket.gethostname()} {dead}")
     nc.run_preset("mlp_layerwise", "tiny", out=tmp_path, progress=False)
@@ -296,7 +296,7 @@ def stop_once_at(step, action):
 
 
 def checkpoint_of(out, preset):
-    return runner.results_folder(out, preset) / f"{preset.variants[0].label}.checkpoint.pt"
+    return results.results_folder(out, preset) / f"{preset.variants[0].label}.checkpoint.pt"
 
 
 # python -m ncutils run mlp_layerwise --scale laptop --out /tmp/r, Ctrl-C (or kill -TERM) between two
@@ -317,7 +317,7 @@ def test_a_signal_saves_the_state_of_that_step_and_resume_ends_as_if_uninterrupt
     checkpoint = checkpoint_of(tmp_path, preset)
     assert contents(checkpoint.parent) == [checkpoint.name], "a checkpoint, no results and no lock"
     saved = files.load_checkpoint(checkpoint)
-    assert saved["fingerprint"] == {"preset": runner.fingerprint(preset), "variant": "main", "seeds": [0, 1]}
+    assert saved["fingerprint"] == {"preset": results.fingerprint(preset), "variant": "main", "seeds": [0, 1]}
     steps = [state["step"] for state in saved["states"]]
     assert steps == ([25, 25] if path == "stacked" else [25, 0])  # plain: seed 1 had not started
     assert saved["states"][0]["history"]["steps"][-1] == 25
@@ -370,13 +370,13 @@ def test_a_diverged_run_names_variant_seed_and_keeps_its_partial_history(tmp_pat
     preset = dataclasses.replace(base, variants=(good, dataclasses.replace(bad, lr=1e6), after))
     with pytest.raises(TrainingDiverged) as info:
         nc.run_preset(preset, out=tmp_path, progress=False)
-    folder = runner.results_folder(tmp_path, preset)
+    folder = results.results_folder(tmp_path, preset)
     diverged = folder / f"{bad.label}_seed0.diverged.json"
     message = str(info.value)
     assert f"variant {bad.label}, seed 0" in message and str(diverged) in message
     assert contents(folder) == [f"{good.label}_seed0.json", f"{good.label}_seed1.json", diverged.name]
     partial = json.loads(diverged.read_text())
-    assert (partial["variant"], partial["seed"], partial["fingerprint"]) == (bad.label, 0, runner.fingerprint(preset))
+    assert (partial["variant"], partial["seed"], partial["fingerprint"]) == (bad.label, 0, results.fingerprint(preset))
     history = nc.History.from_dict(partial["history"])
     assert history.steps and history.steps[0] == 0 and history.steps[-1] < preset.steps
     assert history.steps == info.value.history.steps
@@ -404,7 +404,7 @@ def test_resume_refuses_a_checkpoint_of_another_configuration_unless_overwrite(t
     assert contents(checkpoint.parent) == [checkpoint.name] and checkpoint.read_bytes() == saved
 
     outputs = nc.run_preset(other, out=tmp_path, resume=True, overwrite=True, progress=False)
-    assert [o.result["fingerprint"] for o in outputs] == [runner.fingerprint(other)] * 2
+    assert [o.result["fingerprint"] for o in outputs] == [results.fingerprint(other)] * 2
     assert not checkpoint.exists()
     fresh = nc.run_preset(other, out=tmp_path / "fresh", progress=False)
     assert_same_runs(fresh, outputs)  # trained from the start: the other configuration's weights were not used
