@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .metrics import (
@@ -22,7 +24,9 @@ def layer_metrics(Z, y, num_classes=None, W=None, pre=None, rtol: float = DEFAUL
     """All metrics of one layer at once, sharing the passes over Z (what ``collapse_report`` uses).
 
     ``W``: the next layer's K×p weights, for NC3 (penultimate layer only);
-    ``pre``: the layer's pre-activations, for negativity (non-linear layers only).
+    ``pre``: the layer's pre-activations, for negativity (non-linear layers only). A dead layer
+    (all pre-activations zero) is measured, not fatal: its negativity is NaN (undefined), like
+    its NC3; its NC1 and NC2 are ``inf``.
     """
     means, centred, nc1_value, nc1_pinv_value = _class_geometry(Z, y, num_classes, rtol)
     nc3_value, nc3_distance_value = _alignment(W, means) if W is not None else (None, None)
@@ -34,7 +38,7 @@ def layer_metrics(Z, y, num_classes=None, W=None, pre=None, rtol: float = DEFAUL
         "means_rank": numerical_rank(means, rtol),
         "nc3": nc3_value,
         "nc3_distance": nc3_distance_value,
-        "negativity": negativity(pre) if pre is not None else None,
+        "negativity": None if pre is None else math.nan if not bool(pre.any()) else negativity(pre),
     }
 
 

@@ -290,6 +290,25 @@ def test_a_dead_layer_is_measured_not_fatal():
     report = nc.layer_metrics(Z, y, W=torch.randn(K, p, dtype=torch.float64))
     assert report["nc1"] == report["nc1_pinv"] == report["nc2"] == report["nc2_etf"] == math.inf
     assert report["means_rank"] == 0 and math.isnan(report["nc3"]) and math.isnan(report["nc3_distance"])
+    assert math.isnan(nc.layer_metrics(Z, y, pre=torch.zeros_like(Z))["negativity"])
+
+
+def test_a_network_that_dies_under_large_weight_decay_trains_on_and_is_recorded():
+    """Reproduce: λ = 2 zeroes every weight within 50 steps; training goes on and every record is kept.
+
+    python -c "import ncutils as nc; d = nc.gaussian_mixture(3, 8, 10); nc.train(nc.NCNet(10, [16, 16], [8], 3),
+    d, nc.TrainConfig(lr=0.5, weight_decay=2.0, steps=200, record=50))"
+    """
+    data = nc.gaussian_mixture(3, 8, 10, seed=0)
+    model = nc.NCNet(10, [16, 16], [8], 3, activation="relu", seed=0)
+    history = nc.train(
+        model, data, nc.TrainConfig(lr=0.5, weight_decay=2.0, steps=200, record=50, progress=False)
+    ).history
+    assert history.steps == [0, 50, 100, 150, 200]
+    assert history.data_loss[-1] == pytest.approx(0.5)  # the network outputs 0: ½‖Y‖²_F / N = ½
+    for layer in range(1, 5):
+        assert history.metric("nc1", layer)[-1] == history.metric("nc2", layer)[-1] == math.inf
+    assert all(math.isnan(history.metric("negativity", layer)[-1]) for layer in (1, 2))
 
 
 # ---------------------------------------------------------------- invariances (Hypothesis)
