@@ -142,6 +142,7 @@ def _stop_requests():
         request["signal"] = signal.Signals(signum).name
 
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: h for s, h in previous.items() if h is not signal.SIG_IGN}  # an ignored signal stays ignored
     for s in previous:
         signal.signal(s, ask)
     try:

@@ -15,6 +15,7 @@ environment. pytest loads this file when an argument lies under ``tests/`` (the 
 """
 
 import os
+import signal
 
 import matplotlib
 import pytest
@@ -34,3 +35,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def interruptible():
+    """Python's own Ctrl-C and SIGTERM handling for the test (a process started in the background
+    inherits SIGINT ignored, and ``train`` leaves an ignored signal ignored)."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, handler in previous.items():
+        signal.signal(s, handler)

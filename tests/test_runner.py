@@ -304,7 +304,7 @@ def checkpoint_of(out, preset):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("path", ["stacked", "plain"])
 def test_a_signal_saves_the_state_of_that_step_and_resume_ends_as_if_uninterrupted(
-    tmp_path, uninterrupted, path, signum
+    tmp_path, uninterrupted, path, signum, interruptible
 ):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("the signal would end this process: train() catches signals in the main thread only")

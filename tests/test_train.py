@@ -52,7 +52,7 @@ def test_state_is_explicit_and_nothing_is_left_on_the_model():
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("kind", ["stacked", "plain", "minibatch-momentum"])
-def test_a_stopped_run_continues_to_the_uninterrupted_numbers(kind, signum):
+def test_a_stopped_run_continues_to_the_uninterrupted_numbers(kind, signum, interruptible):
     """Reproduce: python -m pytest tests/test_train.py -k continues_to_the_uninterrupted"""
     extra = {"stacked": {}, "plain": {}, "minibatch-momentum": {"batch_size": 5, "momentum": 0.9}}
     config = nc.TrainConfig(lr=0.05, weight_decay=1e-3, steps=60, record=10, progress=False, **extra[kind])
@@ -177,7 +177,7 @@ def test_a_schedule_survives_its_json(lr, warm, start, at, factor, step):
     assert 0 < schedule(step) <= lr
 
 
-def test_the_drop_counts_global_steps_across_a_stop():
+def test_the_drop_counts_global_steps_across_a_stop(interruptible):
     """A run stopped at step 10 and continued drops η at global step 15, like an uninterrupted one."""
     data, a = small_problem()
     _, b = small_problem()
@@ -326,7 +326,7 @@ def test_config_rejects_an_unknown_device_at_once():
         nc.TrainConfig(lr=0.1, steps=1, device="gpu")
 
 
-def test_a_second_ctrl_c_stops_at_once():
+def test_a_second_ctrl_c_stops_at_once(interruptible):
     """The first Ctrl-C asks for a stop at the end of the step; a second one does not wait."""
     data, model = small_problem()
 
@@ -339,3 +339,11 @@ def test_a_second_ctrl_c_stops_at_once():
         nc.train(model, data, nc.TrainConfig(lr=0.05, steps=30, record=10, progress=False), on_record=twice)
     assert not isinstance(info.value, nc.TrainingInterrupted)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_signal_stays_ignored(interruptible):
+    """Under ``nohup`` (SIGINT ignored) a Ctrl-C must not stop training: train leaves SIG_IGN alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    data, model = small_problem()
+    state = nc.train(model, data, nc.TrainConfig(lr=0.05, steps=20, record=10, progress=False), on_record=stop_at(10))
+    assert state.step == 20 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
