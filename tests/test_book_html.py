@@ -1,0 +1,67 @@
+"""The built HTML book: it builds from the stored notebook outputs (the ones nbval checks), without
+warnings, and a reader's browser fetches nothing from the network: no CDN URL in any page, MathJax
+served from the book's own files.
+
+Reproduce: python -m pytest tests/test_book_html.py
+(or by hand: jupyter-book build . -W -n --keep-going, then grep _build/html for the hosts below)
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CDN_HOSTS = ("unpkg.com", "jsdelivr.net", "cdnjs.cloudflare.com", "googleapis.com", "code.jquery.com", "cdn.")
+ASSET = re.compile(r"<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", re.I)
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    """The book built into a temporary folder, exactly by the README's build command (without pip)."""
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jupyter_book is None:
+        pytest.fail("jupyter-book is not installed: python -m pip install -r requirements.txt")
+    out = tmp_path_factory.mktemp("book")
+    build = subprocess.run(
+        [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return out / "_build" / "html"
+
+
+def pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
+
+
+def test_every_chapter_is_built(html):
+    toc = (ROOT / "_toc.yml").read_text()
+    files = re.findall(r"file:\s*(\S+)", toc) + re.findall(r"root:\s*(\S+)", toc)
+    assert files
+    for name in files:
+        assert (html / f"{Path(name).with_suffix('')}.html").is_file(), name
+
+
+def test_no_page_names_a_cdn_or_loads_anything_from_the_network(html):
+    for page in pages(html):
+        text = page.read_text()
+        for host in CDN_HOSTS:
+            assert host not in text, f"{page.relative_to(html)} names {host}"
+        remote = [url for url in ASSET.findall(text) if re.match(r"(https?:)?//", url)]
+        assert not remote, f"{page.relative_to(html)} loads {remote}"
+
+
+def test_maths_is_rendered_by_the_books_own_mathjax(html):
+    with_maths = [p for p in pages(html) if "\\(" in p.read_text() or "\\[" in p.read_text()]
+    assert len(with_maths) >= 10
+    for page in with_maths:
+        scripts = [url for url in ASSET.findall(page.read_text()) if "mathjax" in url.lower()]
+        assert scripts and all(url.endswith("_static/mathjax/tex-chtml.js") for url in scripts), page.name
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 500_000
+    assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
