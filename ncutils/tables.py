@@ -1,4 +1,4 @@
-"""Tables a notebook prints: the per-layer report, and the assumption / conclusion checks.
+"""Tables a notebook shows: the per-layer report, and the assumption / conclusion checks.
 
 Numbers are rounded to a few significant digits, so that a printed table is the
 same on every run (nbval compares it) and easy to read.
@@ -41,9 +41,12 @@ def format_report(report: dict, columns=None, digits: int = 4):
 
 
 def _table(header, rows, digits):
+    """A DataFrame indexed by its first column: a notebook shows it as an HTML table whose rows are
+    named by that column (no numeric index to take up a phone's width)."""
     import pandas as pd
 
-    return pd.DataFrame([[significant(v, digits) for v in row] for row in rows], columns=header)
+    frame = pd.DataFrame([[significant(v, digits) for v in row] for row in rows], columns=header)
+    return frame.set_index(header[0])
 
 
 def assumption_table(rows, digits: int = 3):

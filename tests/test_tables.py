@@ -18,13 +18,14 @@ def test_significant_digits():
 
 def test_assumption_and_conclusion_tables():
     table = nc.assumption_table([("n1 >= N", 160, True), ("σ' >= γ", 0.1000001, True)])
-    assert table.to_dict("list") == {
+    assert table.index.name == "assumption"
+    assert table.reset_index().to_dict("list") == {
         "assumption": ["n1 >= N", "σ' >= γ"],
         "measured": ["160", "0.1"],
         "holds?": ["yes", "yes"],
     }
     table = nc.conclusion_table([("NC1", 0.0190, 0.0102, True)])
-    assert list(table.iloc[0]) == ["NC1", "0.019", "0.0102", "yes"]
+    assert table.index.tolist() == ["NC1"] and list(table.iloc[0]) == ["0.019", "0.0102", "yes"]
     with pytest.raises(ValueError, match="holds: bool"):
         nc.assumption_table([("x", 1.0, 1)])
     with pytest.raises(ValueError, match="inside: bool"):
