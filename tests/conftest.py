@@ -15,7 +15,11 @@ environment. pytest loads this file when an argument lies under ``tests/`` (the 
 """
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -47,3 +51,29 @@ def interruptible():
     yield
     for s, handler in previous.items():
         signal.signal(s, handler)
+
+
+@pytest.fixture(scope="session")
+def html(tmp_path_factory) -> Path:
+    """The book built into a temporary folder, exactly by the README's build command (without pip)."""
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jupyter_book is None:
+        pytest.fail("jupyter-book is not installed: python -m pip install -r requirements.txt")
+    out = tmp_path_factory.mktemp("book")
+    build = subprocess.run(
+        [
+            jupyter_book,
+            "build",
+            str(Path(__file__).resolve().parent.parent),
+            "-W",
+            "-n",
+            "--keep-going",
+            "--path-output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return out / "_build" / "html"

@@ -7,33 +7,11 @@ Reproduce: python -m pytest tests/test_book_html.py
 """
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CDN_HOSTS = ("unpkg.com", "jsdelivr.net", "cdnjs.cloudflare.com", "googleapis.com", "code.jquery.com", "cdn.")
 ASSET = re.compile(r"<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", re.I)
-
-
-@pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
-    """The book built into a temporary folder, exactly by the README's build command (without pip)."""
-    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
-    if jupyter_book is None:
-        pytest.fail("jupyter-book is not installed: python -m pip install -r requirements.txt")
-    out = tmp_path_factory.mktemp("book")
-    build = subprocess.run(
-        [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return out / "_build" / "html"
 
 
 def pages(html: Path) -> list[Path]:
