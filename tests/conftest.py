@@ -53,27 +53,24 @@ def interruptible():
         signal.signal(s, handler)
 
 
-@pytest.fixture(scope="session")
-def html(tmp_path_factory) -> Path:
-    """The book built into a temporary folder, exactly by the README's build command (without pip)."""
+def build_book(out: Path, **environment) -> Path:
+    """The book built into ``out`` by the README's build command (without pip); its HTML folder."""
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jupyter_book is None:
         pytest.fail("jupyter-book is not installed: python -m pip install -r requirements.txt")
-    out = tmp_path_factory.mktemp("book")
+    root = Path(__file__).resolve().parent.parent
     build = subprocess.run(
-        [
-            jupyter_book,
-            "build",
-            str(Path(__file__).resolve().parent.parent),
-            "-W",
-            "-n",
-            "--keep-going",
-            "--path-output",
-            str(out),
-        ],
+        [jupyter_book, "build", str(root), "-W", "-n", "--keep-going", "--path-output", str(out)],
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, **environment},
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def html(tmp_path_factory) -> Path:
+    """The book as the README builds it."""
+    return build_book(tmp_path_factory.mktemp("book"))

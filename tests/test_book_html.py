@@ -43,3 +43,16 @@ def test_maths_is_rendered_by_the_books_own_mathjax(html):
         assert scripts and all(url.endswith("_static/mathjax/tex-chtml.js") for url in scripts), page.name
     assert (html / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 500_000
     assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def test_the_student_edition_has_the_exercises_without_their_solutions(html, tmp_path):
+    """Reproduce: NCUTILS_EDITION=student jupyter-book build . --path-output _build/student"""
+    from conftest import build_book
+
+    student = build_book(tmp_path, NCUTILS_EDITION="student")
+    for page in ("generic_guarantees", "wide_networks", "conditioning", "neural_collapse"):
+        full_text = (html / "book" / f"{page}.html").read_text()
+        student_text = (student / "book" / f"{page}.html").read_text()
+        assert 'class="solution' in full_text and 'class="solution' not in student_text, page
+        assert student_text.count('class="exercise') == full_text.count('class="exercise') > 0, page
+    assert "(student edition)" in (student / "book" / "intro.html").read_text()
