@@ -8,10 +8,9 @@ page builder writes the same HTML: it gets the same handlers. ``tests/build_pdf.
 
 def _share_html_handlers(app):
     if app.builder.name == "singlehtml":
-        handlers = app.registry.translation_handlers
-        handlers.setdefault("singlehtml", {}).update(
-            {node: visitors for node, visitors in handlers.get("html", {}).items() if node not in handlers["singlehtml"]}
-        )
+        single = app.registry.translation_handlers.setdefault("singlehtml", {})
+        for node, visitors in app.registry.translation_handlers.get("html", {}).items():
+            single.setdefault(node, visitors)
 
 
 def setup(app):
