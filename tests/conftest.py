@@ -71,6 +71,13 @@ def build_book(out: Path, **environment) -> Path:
 
 
 @pytest.fixture(scope="session")
+def book_builder():
+    """:func:`build_book`, for tests that build another edition (a fixture: ``book/conftest.py``
+    shadows this module's name for a plain import)."""
+    return build_book
+
+
+@pytest.fixture(scope="session")
 def html(tmp_path_factory) -> Path:
     """The book as the README builds it."""
     return build_book(tmp_path_factory.mktemp("book"))

@@ -45,11 +45,9 @@ def test_maths_is_rendered_by_the_books_own_mathjax(html):
     assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
 
 
-def test_the_student_edition_has_the_exercises_without_their_solutions(html, tmp_path):
+def test_the_student_edition_has_the_exercises_without_their_solutions(html, tmp_path, book_builder):
     """Reproduce: NCUTILS_EDITION=student jupyter-book build . --path-output _build/student"""
-    from conftest import build_book
-
-    student = build_book(tmp_path, NCUTILS_EDITION="student")
+    student = book_builder(tmp_path, NCUTILS_EDITION="student")
     for page in ("generic_guarantees", "wide_networks", "conditioning", "neural_collapse"):
         full_text = (html / "book" / f"{page}.html").read_text()
         student_text = (student / "book" / f"{page}.html").read_text()
