@@ -11,6 +11,7 @@ rendered maths, figures and the notebooks' stored outputs. About a minute on 2 c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.server
 import os
@@ -28,24 +29,42 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def served(folder: Path):
+    """``folder`` served over HTTP on 127.0.0.1 (a free port) while the block runs; yields its URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+def build_book(out: Path, builder: str = "html", **environment) -> Path:
+    """The book built into ``out`` by the README's build command (without pip), with ``builder``
+    (``html`` or ``singlehtml``) and extra environment variables; the folder of its pages."""
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jupyter_book is None:
+        raise SystemExit("jupyter-book is not installed: python -m pip install -r requirements.txt")
+    build = subprocess.run(
+        [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going", "--builder", builder, "--path-output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **environment},
+    )
+    if build.returncode != 0:
+        raise SystemExit(f"the {builder} build failed:\n{build.stdout[-3000:]}{build.stderr[-3000:]}")
+    return out / "_build" / builder
+
+
 def build_single_page(out: Path, edition: str = "full") -> Path:
     """The book as one HTML page (``--builder singlehtml``); the path of that page.
 
     Sphinx writes the page as ``book/intro.html`` (the root document's name) but with links relative
     to the site's root (``_static/…``, ``_images/…``): the page is moved there, as ``book.html``."""
-    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
-    if jupyter_book is None:
-        raise SystemExit("jupyter-book is not installed: python -m pip install -r requirements.txt")
-    command = [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going", "--builder", "singlehtml"]
-    build = subprocess.run(
-        [*command, "--path-output", str(out)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NCUTILS_EDITION": edition},
-    )
-    if build.returncode != 0:
-        raise SystemExit(f"the single-page build failed:\n{build.stdout[-3000:]}{build.stderr[-3000:]}")
-    site = out / "_build" / "singlehtml"
+    site = build_book(out, "singlehtml", NCUTILS_EDITION=edition)
     page = site / "book.html"
     os.replace(site / "book" / "intro.html", page)
     return page
@@ -59,12 +78,9 @@ def print_to_pdf(page: Path, pdf: Path, seconds: int = 240) -> int:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("no browser: sudo apt-get install chromium chromium-driver")
-    handler = functools.partial(_QuietHandler, directory=str(page.parent))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     pdf.parent.mkdir(parents=True, exist_ok=True)
     options = ["--headless=new", "--no-sandbox", "--disable-gpu", "--run-all-compositor-stages-before-draw"]
-    try:
+    with served(page.parent) as url:
         printed = subprocess.run(
             [
                 chromium,
@@ -72,14 +88,12 @@ def print_to_pdf(page: Path, pdf: Path, seconds: int = 240) -> int:
                 "--virtual-time-budget=120000",
                 "--no-pdf-header-footer",
                 f"--print-to-pdf={pdf}",
-                f"http://127.0.0.1:{httpd.server_address[1]}/{page.name}",
+                f"{url}/{page.name}",
             ],
             capture_output=True,
             text=True,
             timeout=seconds,
         )
-    finally:
-        httpd.shutdown()
     if printed.returncode != 0 or not pdf.is_file():
         raise SystemExit(f"chromium could not print {page}:\n{printed.stderr[-2000:]}")
     return len(PdfReader(pdf).pages)

@@ -15,10 +15,7 @@ environment. pytest loads this file when an argument lies under ``tests/`` (the 
 """
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -54,20 +51,13 @@ def interruptible():
 
 
 def build_book(out: Path, **environment) -> Path:
-    """The book built into ``out`` by the README's build command (without pip); its HTML folder."""
-    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
-    if jupyter_book is None:
-        pytest.fail("jupyter-book is not installed: python -m pip install -r requirements.txt")
-    root = Path(__file__).resolve().parent.parent
-    build = subprocess.run(
-        [jupyter_book, "build", str(root), "-W", "-n", "--keep-going", "--path-output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **environment},
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return out / "_build" / "html"
+    """The HTML book built into ``out`` (see ``tests/build_pdf.py``); fails the test if the build fails."""
+    from build_pdf import build_book as build
+
+    try:
+        return build(out, "html", **environment)
+    except SystemExit as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

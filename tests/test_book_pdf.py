@@ -33,5 +33,5 @@ def test_the_pdf_has_every_chapter(html, tmp_path):
 
 @pytest.mark.parametrize("edition", ["nonsense"])
 def test_an_unknown_edition_is_refused(edition, tmp_path):
-    with pytest.raises(SystemExit, match="single-page build failed"):
+    with pytest.raises(SystemExit, match="singlehtml build failed"):
         build_single_page(tmp_path, edition)

@@ -11,15 +11,13 @@ there it fails instead.
 Reproduce: python -m pytest tests/test_browser.py
 """
 
-import functools
-import http.server
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
+from build_pdf import served
 
 WIDTHS = (1280, 400)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -63,17 +61,8 @@ def _browser_or_skip():
 @pytest.fixture(scope="module")
 def server(html):
     """The built HTML served on 127.0.0.1 (a free port), as a reader's local copy would be."""
-    handler = functools.partial(_QuietHandler, directory=str(html))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    with served(html) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
