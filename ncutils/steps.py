@@ -20,6 +20,8 @@ import math
 
 import torch
 
+from .models import NCNet
+
 
 def data_term(outputs: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """½‖f(X) − Y‖²_F / N; one value per member when ``outputs`` is stacked (B × N × K)."""
@@ -140,8 +142,6 @@ class StackedStep:
 def can_stack(models, configs) -> bool:
     """Whether ``StackedStep`` applies: two or more bias-free MLPs of one architecture and dtype, full batch,
     no momentum, the same steps and records (η, λ and the seed may differ per member)."""
-    from .models import NCNet
-
     first = models[0]
     return (
         len(models) > 1  # one network: the plain step is faster (2-D matrix products, no stacking)

@@ -234,10 +234,15 @@ def _loop(stepper, configs, states, data, members, request, on_record, all_state
             members[i],
         )
 
-    def record():
+    def settle():
+        """Weights back into the models and momentum into the states: both now belong to one step."""
         stepper.sync()
-        for i, (state, config, model) in enumerate(zip(states, configs, stepper.models)):
+        for i, state in enumerate(states):
             state.momentum = stepper.momentum(i)
+
+    def record():
+        settle()
+        for i, (state, config, model) in enumerate(zip(states, configs, stepper.models)):
             with torch.no_grad():
                 loss, fit = objective(model, data.X, data.one_hot(), config.weight_decay)
             if not torch.isfinite(loss):
@@ -270,10 +275,6 @@ def _loop(stepper, configs, states, data, members, request, on_record, all_state
             if step + 1 == num_steps or configs[0].records_at(step + 1):
                 record()
             if request["signal"] is not None:
-                stepper.sync()
-                for i, state in enumerate(states):
-                    state.momentum = stepper.momentum(i)
+                settle()
                 raise TrainingInterrupted(request["signal"], all_states)
-    stepper.sync()
-    for i, state in enumerate(states):
-        state.momentum = stepper.momentum(i)
+    settle()

@@ -9,22 +9,18 @@ Jupyter), so the thebe scripts are removed from every page. MathJax comes from t
 """
 
 
-def _is_thebe(asset) -> bool:
-    filename = getattr(asset, "filename", None) or ""
-    body = (getattr(asset, "attributes", None) or {}).get("body", "")
-    return filename.endswith("sphinx-thebe.js") or "THEBE_JS_URL" in body or "unpkg.com/thebe" in filename
+def _is_thebe(filename, body) -> bool:
+    filename = filename or ""
+    return filename.endswith("sphinx-thebe.js") or "thebe@" in filename or "THEBE_JS_URL" in (body or "")
 
 
 def _drop_thebe(app, *args):
     builder = getattr(app, "builder", None)
     if builder is not None and hasattr(builder, "_js_files"):
-        builder._js_files[:] = [asset for asset in builder._js_files if not _is_thebe(asset)]
-    app.registry.js_files[:] = [(f, kw) for f, kw in app.registry.js_files if not _is_thebe_entry(f, kw)]
-
-
-def _is_thebe_entry(filename, attributes) -> bool:
-    filename = filename or ""
-    return filename.endswith("sphinx-thebe.js") or "THEBE_JS_URL" in attributes.get("body", "") or "thebe@" in filename
+        builder._js_files[:] = [
+            asset for asset in builder._js_files if not _is_thebe(asset.filename, asset.attributes.get("body"))
+        ]
+    app.registry.js_files[:] = [(f, kw) for f, kw in app.registry.js_files if not _is_thebe(f, kw.get("body"))]
 
 
 def setup(app):
