@@ -40,11 +40,18 @@ def format_report(report: dict, columns=None, digits: int = 4):
     return rounded.set_index("layer") if "layer" in rounded.columns else rounded
 
 
-def _table(header, rows, digits):
-    """A DataFrame indexed by its first column: a notebook shows it as an HTML table whose rows are
-    named by that column (no numeric index to take up a phone's width)."""
+def table(header, rows, digits: int = 3):
+    """``rows`` under the column names ``header`` as a DataFrame indexed by its first column, every
+    number rounded to ``digits`` significant digits (booleans as yes/NO). A notebook shows it as an
+    HTML table that fits the book's column (and scrolls inside itself on a phone), where a printed
+    fixed-width table would run off the page; rows are named by the first column, with no numeric
+    index to take up a phone's width."""
     import pandas as pd
 
+    header = list(header)
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"every row needs {len(header)} values ({header}), got {len(row)}: {row!r}")
     frame = pd.DataFrame([[significant(v, digits) for v in row] for row in rows], columns=header)
     return frame.set_index(header[0])
 
@@ -54,7 +61,7 @@ def assumption_table(rows, digits: int = 3):
     for row in rows:
         if len(row) != 3 or not isinstance(row[2], (bool, np.bool_)):
             raise ValueError(f"each row must be (assumption, measured, holds: bool), got {row!r}")
-    return _table(["assumption", "measured", "holds?"], rows, digits)
+    return table(["assumption", "measured", "holds?"], rows, digits)
 
 
 def conclusion_table(rows, digits: int = 3):
@@ -62,4 +69,4 @@ def conclusion_table(rows, digits: int = 3):
     for row in rows:
         if len(row) != 4 or not isinstance(row[3], (bool, np.bool_)):
             raise ValueError(f"each row must be (quantity, bound, measured, inside: bool), got {row!r}")
-    return _table(["quantity", "bound or prediction", "measured", "inside?"], rows, digits)
+    return table(["quantity", "bound or prediction", "measured", "inside?"], rows, digits)

@@ -7,7 +7,9 @@ tests make sure there is something to check, and that it was made by one clean r
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -76,4 +78,69 @@ def test_first_code_cell_seeds_everything(path):
     assert "seed_everything(" in first, (
         f"{path.name}: the first code cell must call nc.seed_everything(...) (it fixes the seed "
         "and the thread count, without which printed numbers change run to run)"
+    )
+
+
+# The book's text column is 676 px at a 1280 px window; its monospace output fits 76 characters.
+# Wider lines run off the page (tests/test_browser.py measures the rendered width of every output).
+COLUMN_CHARACTERS = 76
+THEORY = {"neural_collapse", "generic_nc1", "generic_conditioning", "wide_phase1", "wide_phase2",
+          "conditioning_near_optimal", "conditioning_large_lr"}  # fmt: skip
+DRAWS = ("plt.", "fig.", "subplots(", "nc.plot", ".plot(", "imshow(")
+
+
+def _text(output: dict) -> str:
+    if output.get("output_type") == "stream":
+        return "".join(output.get("text", ""))
+    data = output.get("data", {})
+    return "" if "text/html" in data or "image/png" in data else "".join(data.get("text/plain", ""))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_text_outputs_fit_the_column(path):
+    """Reproduce: python -m pytest tests/test_notebooks_stored.py -k fit_the_column"""
+    wide = [
+        (i, line[:50])
+        for i, cell in enumerate(code_cells(path))
+        for output in cell.get("outputs", [])
+        for line in _text(output).splitlines()
+        if len(line) > COLUMN_CHARACTERS
+    ]
+    assert not wide, (
+        f"{path.name}: text output lines longer than {COLUMN_CHARACTERS} characters run off the book's "
+        f"column (show a table with nc.table(...), or break the line): {wide[:5]}"
+    )
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in THEORY], ids=lambda p: p.stem)
+def test_theory_pages_fold_plotting_code_and_show_measurements(path):
+    """On the theory pages a reader wants the figure, not the matplotlib calls: a cell that draws is
+    folded (tag ``hide-input``), and a folded cell measures nothing (no assert hides behind the fold)."""
+    cells = code_cells(path)
+    unfolded = [i for i, c in enumerate(cells) if any(d in "".join(c["source"]) for d in DRAWS)
+                and "hide-input" not in c.get("metadata", {}).get("tags", [])]  # fmt: skip
+    hidden = [i for i, c in enumerate(cells) if "hide-input" in c.get("metadata", {}).get("tags", [])
+              and "assert " in "".join(c["source"])]  # fmt: skip
+    assert not unfolded, f"{path.name}: code cells {unfolded} draw a figure but are not tagged hide-input"
+    assert not hidden, f"{path.name}: code cells {hidden} are folded (hide-input) but check something (assert)"
+
+
+# A figure wider than this is shrunk so much in the 676 px column that its 11 pt text (font.size of
+# nc.plotting's style, 100 dpi) falls below 8.6 px on screen: draw it on fewer columns instead.
+WIDEST_FIGURE_PX = 1200
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_are_legible_in_the_column(path):
+    """Reproduce: python -m pytest tests/test_notebooks_stored.py -k legible"""
+    widths = []
+    for i, cell in enumerate(code_cells(path)):
+        for output in cell.get("outputs", []):
+            if png := output.get("data", {}).get("image/png"):
+                width = struct.unpack(">I", base64.b64decode(png)[16:20])[0]  # the PNG header's width
+                widths.append((i, width))
+    too_wide = [(i, width) for i, width in widths if width > WIDEST_FIGURE_PX]
+    assert not too_wide, (
+        f"{path.name}: figures (code cell, width in px) {too_wide} are wider than {WIDEST_FIGURE_PX} px: "
+        "in the book's 676 px column their text shrinks below 8.6 px; use a narrower figsize or more rows"
     )

@@ -47,3 +47,12 @@ def test_tables_accept_numpy_booleans_and_numbers():
     table = nc.assumption_table([("a", np.float64(0.5), np.bool_(True)), ("b", np.int64(3), np.float64(2.0) > 3)])
     assert table["holds?"].tolist() == ["yes", "NO"] and table["measured"].tolist() == ["0.5", "3"]
     assert nc.conclusion_table([("q", 1.0, np.float32(0.25), np.bool_(False))])["inside?"].tolist() == ["NO"]
+
+
+def test_a_general_table_rounds_indexes_and_checks_its_rows():
+    frame = nc.table(["lambda", "NC1", "rank", "collapsed?"], [(0.0, 0.123456, 4, False), (0.01, 1.5e-7, 4, True)])
+    assert list(frame.columns) == ["NC1", "rank", "collapsed?"] and frame.index.name == "lambda"
+    assert frame.loc["0.01"].tolist() == ["1.5e-07", "4", "yes"]
+    assert frame.loc["0"].tolist() == ["0.123", "4", "NO"]
+    with pytest.raises(ValueError, match="every row needs 4 values"):
+        nc.table(["a", "b", "c", "d"], [(1, 2, 3)])
