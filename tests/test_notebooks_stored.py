@@ -71,13 +71,17 @@ def test_listed_in_toc(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_first_code_cell_seeds_everything(path):
+def test_first_code_cells_install_and_seed(path):
+    """The setup cell (tests/publish.py: installs ncutils on Colab, nothing elsewhere), then imports
+    and nc.seed_everything(...)."""
     cells = code_cells(path)
-    assert cells, f"{path.name} has no code cell"
-    first = "".join(cells[0]["source"])
-    assert "seed_everything(" in first, (
-        f"{path.name}: the first code cell must call nc.seed_everything(...) (it fixes the seed "
-        "and the thread count, without which printed numbers change run to run)"
+    assert len(cells) >= 2, f"{path.name} has fewer than two code cells"
+    assert "NCUTILS_SOURCE" in "".join(cells[0]["source"]), (
+        f"{path.name}: the first code cell must be the setup cell; run `python tests/publish.py URL` (or '')"
+    )
+    assert "seed_everything(" in "".join(cells[1]["source"]), (
+        f"{path.name}: the code cell after the setup cell must call nc.seed_everything(...) (it fixes the "
+        "seed and the thread count, without which printed numbers change run to run)"
     )
 
 
