@@ -54,3 +54,30 @@ def test_the_student_edition_has_the_exercises_without_their_solutions(html, tmp
         assert 'class="solution' in full_text and 'class="solution' not in student_text, page
         assert student_text.count('class="exercise') == full_text.count('class="exercise') > 0, page
     assert "(student edition)" in (student / "book" / "intro.html").read_text()
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment).strip()
+
+
+def test_bibliography_labels_read_as_the_citations_in_the_text(html):
+    """The list's labels are the text's citations ("Jacot et al., 2025"), not alpha keys like
+    "JSukenikWM25" (book/_ext/bibstyle.py). Reproduce: python -m pytest tests/test_book_html.py -k bibliography"""
+    listing = (html / "book" / "bibliography.html").read_text()
+    labels = {
+        anchor: _text(label)
+        for anchor, label in re.findall(
+            r'<div class="citation" id="(id\d+)"[^>]*>\s*<span class="label">(.*?)</span>\s*</span>', listing, re.S
+        )
+    }
+    assert len(labels) >= 10, f"only {len(labels)} entries found in the bibliography"
+    for anchor, label in labels.items():
+        assert re.fullmatch(r"\[[^\]]+?( and [^\]]+| et al\.)?, \d{4}[a-z]?\]", label), (anchor, label)
+    cited = [
+        (anchor, _text(text))
+        for page in pages(html)
+        for anchor, text in re.findall(r'href="bibliography.html#(id\d+)"[^>]*>(.*?)</a>', page.read_text(), re.S)
+    ]
+    assert cited, "no citation links to the bibliography"
+    for anchor, text in cited:
+        assert f"[{text}]" == labels[anchor], f"citation {text!r} links to the entry labelled {labels[anchor]!r}"
