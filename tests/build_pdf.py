@@ -41,14 +41,14 @@ def served(folder: Path):
         httpd.shutdown()
 
 
-def build_book(out: Path, builder: str = "html", **environment) -> Path:
-    """The book built into ``out`` by the README's build command (without pip), with ``builder``
-    (``html`` or ``singlehtml``) and extra environment variables; the folder of its pages."""
+def build_book(out: Path, builder: str = "html", root: Path = ROOT, **environment) -> Path:
+    """The book at ``root`` built into ``out`` by the README's build command (without pip), with
+    ``builder`` (``html`` or ``singlehtml``) and extra environment variables; the folder of its pages."""
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jupyter_book is None:
         raise SystemExit("jupyter-book is not installed: python -m pip install -r requirements.txt")
     build = subprocess.run(
-        [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going", "--builder", builder, "--path-output", str(out)],
+        [jupyter_book, "build", str(root), "-W", "-n", "--keep-going", "--builder", builder, "--path-output", str(out)],
         capture_output=True,
         text=True,
         timeout=900,

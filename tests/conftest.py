@@ -50,12 +50,14 @@ def interruptible():
         signal.signal(s, handler)
 
 
-def build_book(out: Path, **environment) -> Path:
-    """The HTML book built into ``out`` (see ``tests/build_pdf.py``); fails the test if the build fails."""
+def build_book(out: Path, root: Path | None = None, **environment) -> Path:
+    """The HTML book (this one, or a copy at ``root``) built into ``out`` (see ``tests/build_pdf.py``);
+    fails the test if the build fails."""
+    from build_pdf import ROOT
     from build_pdf import build_book as build
 
     try:
-        return build(out, "html", **environment)
+        return build(out, "html", root or ROOT, **environment)
     except SystemExit as error:
         pytest.fail(str(error))
 

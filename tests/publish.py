@@ -33,7 +33,7 @@ NCUTILS_SOURCE = "{source}"  # set by `python tests/publish.py URL`
 if importlib.util.find_spec("ncutils") is None:
     if not NCUTILS_SOURCE:
         raise ModuleNotFoundError("ncutils is missing: in the book's folder, run `python -m pip install -e .`")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"ncutils @ {{NCUTILS_SOURCE}}"], check=True)"""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", NCUTILS_SOURCE], check=True)"""
 SETUP_TAGS = ["remove-cell"]  # the HTML book's readers do not run anything
 
 
