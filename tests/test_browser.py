@@ -2,7 +2,9 @@
 
 On every page, at a desktop width (1280 px) and a phone width (400 px): every formula rendered by
 MathJax (no raw TeX left in the text, no MathJax error), every image loaded, no request leaving
-127.0.0.1, no console error, nothing wider than the window. And one exercise solution opens on click.
+127.0.0.1, no console error, nothing wider than the window; at 1280 px also no output, table or
+display equation wider than the column (on a phone, those scroll inside their own box). And one
+exercise solution opens on click, and an explorer shows its note where its sliders would be.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` and ``selenium``. Where they are missing the test
 skips, saying so, except under ``.ci/run``, which installs them and sets ``NCUTILS_REQUIRE_BROWSER=1``:
@@ -41,6 +43,19 @@ else done(false);
 """
 BROKEN_IMAGES = "return [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);"
 TOO_WIDE = "return [document.documentElement.scrollWidth, window.innerWidth];"
+# Outputs, tables and display equations wider than the column they stand in (they would scroll
+# sideways, hiding e.g. the "inside?" column of a conclusion table): none at a desktop width.
+CUT_OFF = """
+const cut = [];
+for (const el of document.querySelectorAll('.cell_output pre, article table, mjx-container[display="true"]')) {
+  const own = el.scrollWidth - el.clientWidth;                                           // scrolls inside itself
+  const out = el.getBoundingClientRect().width - el.parentElement.clientWidth;           // sticks out of its box
+  if (Math.max(own, out) > 1)
+    cut.push(el.tagName.toLowerCase() + ' ' + el.scrollWidth + '/' + el.clientWidth + ' px: '
+             + el.textContent.trim().slice(0, 50));
+}
+return cut;
+"""
 
 
 def _browser_or_skip():
@@ -118,6 +133,8 @@ def test_every_page_renders_offline_without_errors(html, server, browser, width)
         scroll, window = browser.execute_script(TOO_WIDE)
         if scroll > window:
             problems.append(f"{page}: {scroll} px wide in a {window} px window")
+        if width == WIDTHS[0] and (cut := browser.execute_script(CUT_OFF)):
+            problems.append(f"{page}: wider than the column at {width} px: {cut[:3]}")
     assert not problems, "\n".join(problems)
 
 
@@ -138,3 +155,13 @@ def test_an_exercise_solution_opens_on_click(html, server, browser):
     assert "toggle-hidden" in solution.get_attribute("class") and not content.is_displayed()
     solution.find_element(By.CSS_SELECTOR, "button.toggle-button").click()
     assert "toggle-hidden" not in solution.get_attribute("class") and content.is_displayed()
+
+
+def test_an_explorer_shows_its_note_where_the_sliders_would_be(html, server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 900)
+    browser.get(f"{server}/book/wide_phase2.html")
+    notes = browser.find_elements(By.CSS_SELECTOR, ".cell_output .explorer-note")
+    assert len(notes) == 1 and notes[0].is_displayed()
+    assert "running Python kernel" in notes[0].text and notes[0].size["height"] > 40
