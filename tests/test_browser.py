@@ -54,6 +54,11 @@ for (const el of document.querySelectorAll('.cell_output pre, article table, mjx
     cut.push(el.tagName.toLowerCase() + ' ' + el.scrollWidth + '/' + el.clientWidth + ' px: '
              + el.textContent.trim().slice(0, 50));
 }
+for (const el of document.querySelectorAll('article mjx-container:not([display="true"])')) {  // inline maths
+  const box = el.closest('p, li, td, th, dd, div');                                      // does not wrap
+  if (box && el.getBoundingClientRect().right > box.getBoundingClientRect().right + 1)
+    cut.push('inline maths past the right edge: ' + el.textContent.trim().slice(0, 50));
+}
 return cut;
 """
 
