@@ -55,6 +55,14 @@ def test_the_student_edition_has_the_exercises_without_their_solutions(html, tmp
         assert student_text.count('class="exercise') == full_text.count('class="exercise') > 0, page
     assert "(student edition)" in (student / "book" / "intro.html").read_text()
 
+    # the page sources behind the download button: the full edition's have the solutions, the student's not
+    def solutions(site):
+        return sum(path.read_text().count("{solution}") for path in (site / "_sources").rglob("*.*"))
+
+    assert solutions(html) >= 10 and solutions(student) == 0
+    exercises = sum(path.read_text().count("{exercise}") for path in (student / "_sources").rglob("*.*"))
+    assert exercises == sum(path.read_text().count("{exercise}") for path in (html / "_sources").rglob("*.*")) >= 10
+
 
 def _text(fragment: str) -> str:
     return re.sub(r"<[^>]+>", "", fragment).strip()

@@ -4,10 +4,15 @@
 
 builds the same book with every ``{solution}`` removed (sphinx-exercise's ``hide_solutions``) and
 says so in its title; without the variable (or with ``NCUTILS_EDITION=full``) solutions stay, hidden
-behind a toggle. ``tests/test_book_html.py`` builds both and compares them.
+behind a toggle. The page sources that the HTML offers for download (``_sources/``: the Markdown
+pages and the notebooks) lose their solution blocks too. ``tests/test_book_html.py`` builds both
+editions and compares them.
 """
 
+import json
 import os
+import re
+from pathlib import Path
 
 EDITIONS = ("full", "student")
 
@@ -21,6 +26,31 @@ def _choose(app, config):
         config.html_title = f"{config.html_title} (student edition)"
 
 
+# A ```{solution} (or :::{solution}) block up to its closing fence of the same length.
+SOLUTION_BLOCK = re.compile(r"^(?P<fence>`{3,}|:{3,})\{solution\}.*?^(?P=fence)[ \t]*\n?", re.M | re.S)
+
+
+def without_solutions(text: str) -> str:
+    return SOLUTION_BLOCK.sub("", text)
+
+
+def _strip_downloadable_sources(app, exception):
+    """The student edition's ``_sources/`` copies, without solutions (the download button serves them)."""
+    if exception is not None or not app.config.hide_solutions:
+        return
+    for path in Path(app.outdir, "_sources").rglob("*"):
+        if path.suffix == ".ipynb":
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+            for cell in notebook["cells"]:
+                if cell["cell_type"] == "markdown":
+                    source = "".join(cell["source"])
+                    cell["source"] = without_solutions(source).splitlines(keepends=True)
+            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        elif path.suffix in (".md", ".txt"):
+            path.write_text(without_solutions(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", _choose)
+    app.connect("build-finished", _strip_downloadable_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
