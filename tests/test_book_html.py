@@ -56,8 +56,9 @@ def test_the_student_edition_has_the_exercises_without_their_solutions(html, tmp
     assert "(student edition)" in (student / "book" / "intro.html").read_text()
 
     # the page sources behind the download button: the full edition's have the solutions, the student's not
-    def solutions(site):
-        return sum(path.read_text().count("{solution}") for path in (site / "_sources").rglob("*.*"))
+    def solutions(site):  # solution blocks: a line that opens a ```{solution} or :::{solution} fence
+        block = re.compile(r'^\s*"?(?:`{3,}|:{3,})\{solution\}', re.M)
+        return sum(len(block.findall(path.read_text())) for path in (site / "_sources").rglob("*.*"))
 
     assert solutions(html) >= 10 and solutions(student) == 0
     exercises = sum(path.read_text().count("{exercise}") for path in (student / "_sources").rglob("*.*"))
