@@ -57,7 +57,9 @@ def setup_cell(url: str) -> str:
 
 def notebooks(root: Path = ROOT) -> list[Path]:
     """The notebooks the book's ``_toc.yml`` lists."""
-    names = re.findall(r"(?:file|root):\s*(\S+)", (root / "_toc.yml").read_text(encoding="utf-8"))
+    from regenerate_notebooks import toc_files  # beside this file
+
+    names = [str(Path(name).with_suffix("")) for name in toc_files(root / "_toc.yml")]
     return [root / f"{name}.ipynb" for name in names if (root / f"{name}.ipynb").is_file()]
 
 
