@@ -1,0 +1,72 @@
+"""The coding exercises grade themselves: nbgrader gives the book's solution full marks and the
+blank students' version zero, and every exercise is well formed.
+
+Reproduce: python -m pytest tests/test_grading.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import grading
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from edition import student_notebook  # noqa: E402  (the student edition's blanking)
+
+GRADED = grading.graded_notebooks()
+
+
+def test_some_notebooks_have_coding_exercises():
+    assert GRADED, "no notebook has a graded check"
+
+
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
+def test_every_coding_exercise_is_a_solution_then_a_locked_check(path):
+    cells = json.loads(path.read_text())["cells"]
+    ids = [c["metadata"]["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.get("metadata", {})]
+    assert len(ids) == len(set(ids)), f"{path.name}: grade ids repeat: {ids}"
+    for i, cell in enumerate(cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            source = "".join(cell["source"])
+            assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source, (path.name, i)
+            check = cells[i + 1]["metadata"].get("nbgrader", {})
+            assert check.get("grade") and check.get("locked") and check.get("points", 0) > 0, (path.name, i)
+            assert "hide-input" in cell["metadata"].get("tags", []), f"{path.name}: fold the solution (hide-input)"
+        if meta.get("grade"):
+            assert "assert " in "".join(cell["source"]), f"{path.name}: a check without an assert checks nothing"
+
+
+def test_solution_gets_full_marks_and_the_blank_gets_zero(tmp_path):
+    """Grades one notebook, as an instructor would grade a folder of submissions."""
+    notebook = ROOT / "book" / "neural_collapse.ipynb"
+    course = tmp_path / "course"
+    assert grading.make_course(course, [notebook]) == ["neural_collapse"]
+    grading.release(course)
+    released = course / "release" / "neural_collapse" / notebook.name
+    assert "raise NotImplementedError()" in released.read_text() and "trace_within" not in released.read_text()
+    for student, version in (("solver", notebook), ("blank", released)):
+        (course / "submitted" / student / "neural_collapse").mkdir(parents=True)
+        shutil.copy(version, course / "submitted" / student / "neural_collapse" / notebook.name)
+    grades = grading.read_grades(grading.grade(course))
+    full = grading.points(notebook)
+    assert grades[("neural_collapse", "solver")] == (full, full)
+    assert grades[("neural_collapse", "blank")] == (0.0, full)
+
+
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
+def test_the_student_edition_blanks_what_nbgrader_blanks(path, tmp_path):
+    course = tmp_path / "course"
+    grading.make_course(course, [path])
+    grading.release(course)
+    released = json.loads((course / "release" / path.stem / path.name).read_text())["cells"]
+    ours = student_notebook(json.loads(path.read_text()))["cells"]
+    solution_cells = [i for i, c in enumerate(ours) if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    assert solution_cells
+    for i in solution_cells:
+        assert "".join(ours[i]["source"]) == "".join(released[i]["source"]), (path.name, i)
