@@ -44,3 +44,15 @@ def test_citation_file_cites_the_book_and_the_paper_as_the_bibliography_does():
     ]
     assert [(a["family-names"], a["given-names"]) for a in paper["authors"]] == bib_authors
     assert entry.fields["eprint"] in paper["url"]
+
+
+def test_the_book_has_the_readmes_student_quick_start():
+    """book/get_started.md includes the README's section: one text, in both places."""
+    page = (ROOT / "book" / "get_started.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    start, end = re.search(r':start-after: "(.+)"', page)[1], re.search(r':end-before: "(.+)"', page)[1]
+    assert start in readme and end in readme and readme.index(start) < readme.index(end)
+    section = readme[readme.index(start) : readme.index(end)]
+    for route in ("source .venv/bin/activate", ".venv\\Scripts\\Activate.ps1", "conda env create -f environment.yml"):
+        assert route in section, f"the student quick start lacks {route!r}"
+    assert "book/get_started" in (ROOT / "_toc.yml").read_text()
