@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -79,7 +80,9 @@ def nbgrader(course: Path, *arguments: str) -> subprocess.CompletedProcess:
     executable = shutil.which("nbgrader", path=str(Path(sys.executable).parent)) or shutil.which("nbgrader")
     if executable is None:
         raise SystemExit("nbgrader is not installed: python -m pip install -r requirements.txt")
-    done = subprocess.run([executable, *arguments], cwd=course, capture_output=True, text=True, timeout=3600)
+    # the Experiments notebooks read the shipped results; a graded copy runs outside book/
+    env = {**os.environ, "NCUTILS_RESULTS": os.environ.get("NCUTILS_RESULTS", str(ROOT / "book" / "results"))}
+    done = subprocess.run([executable, *arguments], cwd=course, capture_output=True, text=True, timeout=3600, env=env)
     if done.returncode != 0:
         raise SystemExit(f"nbgrader {' '.join(arguments)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return done

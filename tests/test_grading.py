@@ -42,21 +42,27 @@ def test_every_coding_exercise_is_a_solution_then_a_locked_check(path):
             assert "assert " in "".join(cell["source"]), f"{path.name}: a check without an assert checks nothing"
 
 
-def test_solution_gets_full_marks_and_the_blank_gets_zero(tmp_path):
-    """Grades one notebook, as an instructor would grade a folder of submissions."""
-    notebook = ROOT / "book" / "neural_collapse.ipynb"
+def test_solution_gets_full_marks_and_the_blank_gets_zero(tmp_path, monkeypatch):
+    """Grades two notebooks, as an instructor would grade a folder of submissions: Chapter 1, and an
+    Experiments notebook, which must find the shipped results from the course folder."""
+    monkeypatch.delenv("NCUTILS_RESULTS", raising=False)
+    notebooks = [ROOT / "book" / "neural_collapse.ipynb", ROOT / "book" / "experiments_head_depth.ipynb"]
     course = tmp_path / "course"
-    assert grading.make_course(course, [notebook]) == ["neural_collapse"]
+    assert grading.make_course(course, notebooks) == [n.stem for n in notebooks]
     grading.release(course)
-    released = course / "release" / "neural_collapse" / notebook.name
-    assert "raise NotImplementedError()" in released.read_text() and "trace_within" not in released.read_text()
-    for student, version in (("solver", notebook), ("blank", released)):
-        (course / "submitted" / student / "neural_collapse").mkdir(parents=True)
-        shutil.copy(version, course / "submitted" / student / "neural_collapse" / notebook.name)
+    for notebook in notebooks:
+        released = course / "release" / notebook.stem / notebook.name
+        assert (
+            "raise NotImplementedError()" in released.read_text() and "### BEGIN SOLUTION" not in released.read_text()
+        )
+        for student, version in (("solver", notebook), ("blank", released)):
+            (course / "submitted" / student / notebook.stem).mkdir(parents=True)
+            shutil.copy(version, course / "submitted" / student / notebook.stem / notebook.name)
     grades = grading.read_grades(grading.grade(course))
-    full = grading.points(notebook)
-    assert grades[("neural_collapse", "solver")] == (full, full)
-    assert grades[("neural_collapse", "blank")] == (0.0, full)
+    for notebook in notebooks:
+        full = grading.points(notebook)
+        assert grades[(notebook.stem, "solver")] == (full, full), notebook.stem
+        assert grades[(notebook.stem, "blank")] == (0.0, full), notebook.stem
 
 
 @pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
