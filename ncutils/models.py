@@ -199,6 +199,10 @@ class ResNet20Net(nn.Module):
     from the head's first layer, so ``collapse_report`` and ``train`` treat this
     model like an ``NCNet`` whose input is the backbone's output.
 
+    ``head_init_scales``: the head's ``init_scales`` (see :class:`NCNet`): a scale below 1 for
+    the linear layers starts a deep linear head small, which keeps large learning rates stable
+    (its layers' gradients scale with the product of the others).
+
     Batch norm: under autograd (training) it uses the batch's statistics; without
     gradients (metrics, recorded losses) the backbone runs in evaluation mode with
     the running statistics, over blocks of ``eval_chunk`` images, so measuring
@@ -215,6 +219,7 @@ class ResNet20Net(nn.Module):
         image_size: int = 32,
         base_width: int = 16,
         blocks_per_stage: int = 3,
+        head_init_scales: float | Sequence[float] = 1.0,
         seed: int | None = None,
         dtype: torch.dtype = torch.float32,
         eval_chunk: int = 1024,
@@ -253,7 +258,14 @@ class ResNet20Net(nn.Module):
                 if isinstance(module, nn.Conv2d):
                     nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         self.head = NCNet(
-            channels, nonlinear_widths, linear_widths, num_classes, activation=activation, seed=seed, dtype=dtype
+            channels,
+            nonlinear_widths,
+            linear_widths,
+            num_classes,
+            activation=activation,
+            init_scales=head_init_scales,
+            seed=seed,
+            dtype=dtype,
         )
         self.activation = activation
         self.num_classes = num_classes

@@ -63,12 +63,14 @@ class Preset:
     batch_size: int | None = None
     momentum: float = 0.0
     lr_drop_fraction: float | None = 0.8  # the learning rate is divided by 10 after this fraction of steps
-    warmup_steps: int = 0  # a linear warm-up of the learning rate from 10% over this many steps (0: none)
+    warmup_steps: int = 0  # a linear warm-up of the learning rate from 10% over this many steps (0: none):
+    # it keeps a large η from blowing up a network in its first steps (see ncutils.schedules)
     activation: str = "relu"
     dtype: str = "float32"
     init_scale: float = (
         1.0  # mlp only: ReLU layers start from N(0, init_scale²/fan_in) (1: LeCun, √2: He); linear layers from LeCun
     )
+    linear_init_scale: float = 1.0  # the linear layers start from N(0, linear_init_scale²/fan_in) (mlp and resnet20)
     class_mean_layers: int = CLASS_MEAN_LAYERS  # the JSON keeps the final class means of this many last layers
     in_channels: int = 3  # resnet20 only
     image_size: int = 32
@@ -130,8 +132,9 @@ def load_data(preset: Preset, data_root: str | os.PathLike = "data", dtype: torc
 
 def build_model(preset: Preset, variant: Variant, in_dim: int, num_classes: int, seed: int, dtype: torch.dtype):
     """The network of one (variant, seed): an :class:`NCNet` or a :class:`ResNet20Net` with the same head."""
+    linear_scales = [preset.linear_init_scale] * (len(variant.linear_widths) + 1)
     if preset.backbone == "mlp":
-        scales = [preset.init_scale] * len(variant.nonlinear_widths) + [1.0] * (len(variant.linear_widths) + 1)
+        scales = [preset.init_scale] * len(variant.nonlinear_widths) + linear_scales
         return NCNet(
             in_dim,
             variant.nonlinear_widths,
@@ -151,6 +154,7 @@ def build_model(preset: Preset, variant: Variant, in_dim: int, num_classes: int,
             in_channels=preset.in_channels,
             image_size=preset.image_size,
             base_width=preset.base_width,
+            head_init_scales=[1.0] * len(variant.nonlinear_widths) + linear_scales,
             seed=seed,
             dtype=dtype,
         )

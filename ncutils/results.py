@@ -35,9 +35,18 @@ def results_dir(default: str | os.PathLike = "results") -> Path:
 NOT_CONFIGURATION = ("figure", "description", "notes", "seeds")
 
 
+# Fields added to Preset after results were shipped, with the default that reproduces the older runs:
+# at that default they are left out, so that those runs keep their fingerprint.
+ADDED_LATER = {"linear_init_scale": 1.0}
+
+
 def configuration(preset: Preset) -> dict:
     """Every field of the preset that changes what a (variant, seed) run computes, as plain JSON."""
-    fields = {k: v for k, v in dataclasses.asdict(preset).items() if k not in NOT_CONFIGURATION}
+    fields = {
+        k: v
+        for k, v in dataclasses.asdict(preset).items()
+        if k not in NOT_CONFIGURATION and not (k in ADDED_LATER and v == ADDED_LATER[k])
+    }
     return json.loads(json.dumps(fields))
 
 

@@ -66,3 +66,38 @@ def test_bad_arguments(kwargs, match):
     args = dict(in_dim=3, nonlinear_widths=[4], linear_widths=[4], num_classes=2) | kwargs
     with pytest.raises(ValueError, match=match):
         nc.NCNet(**args)
+
+
+def test_a_smaller_initial_head_scales_only_the_linear_layers():
+    """``linear_init_scale`` of a preset (and ``head_init_scales`` of a ResNet) multiplies the linear
+    layers' initial weights, same seed, and leaves every other weight as it was."""
+    import dataclasses
+
+    from ncutils.preset import build_model
+
+    for name in ("mlp_head_depth", "resnet_mnist_head_depth"):
+        preset = nc.get_preset(name, "tiny")
+        variant = preset.variants[-1]
+        small = dataclasses.replace(preset, linear_init_scale=0.25)
+        in_dim = preset.in_channels * preset.image_size**2 if preset.backbone == "resnet20" else 12
+        a, b = (build_model(p, variant, in_dim, 3, seed=1, dtype=torch.float64) for p in (preset, small))
+        L1 = a.L1
+        for ell, (wa, wb) in enumerate(zip(a.weights(), b.weights())):
+            assert torch.allclose(wb, (0.25 if ell >= L1 else 1.0) * wa, rtol=0, atol=1e-15)
+        if name.startswith("resnet"):
+            for pa, pb in zip(a.backbone.parameters(), b.backbone.parameters()):
+                assert torch.equal(pa, pb)
+
+
+def test_fields_added_later_keep_the_fingerprint_of_older_results():
+    """A preset at the default of a field added after results were shipped has the fingerprint it had
+    before the field existed (the key is left out); any other value is another configuration."""
+    import dataclasses
+
+    from ncutils import results
+
+    preset = nc.get_preset("mlp_head_depth", "tiny")
+    assert "linear_init_scale" not in results.configuration(preset)
+    changed = dataclasses.replace(preset, linear_init_scale=0.5)
+    assert results.configuration(changed)["linear_init_scale"] == 0.5
+    assert results.fingerprint(changed) != results.fingerprint(preset)
