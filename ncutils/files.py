@@ -137,6 +137,14 @@ class FolderLock:
             return False
         return False
 
+    def holder(self) -> str | None:
+        """Who holds the lock (``host pid``) without taking it; None if nobody does (no lock, or one left
+        by a process of this host that no longer exists)."""
+        try:
+            return None if self._stale() else self.path.read_text().strip() or "an unknown process"
+        except OSError:  # no lock
+            return None
+
     def __exit__(self, *exc):
         self.path.unlink(missing_ok=True)
         return False

@@ -12,6 +12,10 @@ Everything of one preset at one scale lives in one folder, ``OUT/<preset>/<scale
   an uninterrupted run; ``<variant>_seed<k>.diverged.json``: the partial history of a diverged run;
 * ``.lock``: present while a run writes there, so that a second run on the folder is refused.
 
+A job array (:mod:`ncutils.launcher`, ``--launcher local`` or ``slurm``) writes the same files, but
+trains one (variant, seed) per job through :func:`run_variant`, with a checkpoint of its own,
+``<variant>_seed<k>.checkpoint.pt``, and without the folder's lock.
+
 A folder holds results of one configuration only: a run refuses to write where results of another
 configuration are (unless ``overwrite=True``), and :func:`~ncutils.results.load_runs` refuses to
 mix them.
@@ -124,8 +128,12 @@ def run_variant(
     command="",
     bar=None,
     on_record: Callable | None = None,
+    checkpoint_name: str | None = None,
 ) -> list[RunOutput]:
-    """Train one variant for every seed (checkpointed); write one JSON per seed into ``folder``."""
+    """Train one variant for every seed (checkpointed); write one JSON per seed into ``folder``.
+
+    The checkpoint is ``folder / checkpoint_name`` (default ``<variant>.checkpoint.pt``; a job of a
+    job array, which trains one seed, names its own)."""
     if resume and (finished := _finished_runs(preset, variant, seeds, folder)) is not None:
         if bar is not None:  # a variant finished before the interruption is not trained again
             bar.update(preset.steps * len(seeds))
@@ -135,7 +143,7 @@ def run_variant(
     models = [build_model(preset, variant, data.dim, data.num_classes, seed, dtype) for seed in seeds]
     configs = [preset.train_config(variant, seed, device) for seed in seeds]
     states = [TrainState() for _ in seeds]
-    checkpoint = folder / f"{variant.label}.checkpoint.pt"
+    checkpoint = folder / (checkpoint_name or f"{variant.label}.checkpoint.pt")
     ours = {"preset": fingerprint(preset), "variant": variant.label, "seeds": list(seeds)}
     seconds = 0.0
     if resume and checkpoint.is_file():
