@@ -1,10 +1,17 @@
-"""Command line: ``python -m ncutils list`` and ``python -m ncutils run PRESET [options]``.
+"""Command line: ``python -m ncutils list``, ``python -m ncutils run PRESET [options]`` and
+``python -m ncutils status PRESET [options]``.
+
+``run`` trains every (variant, seed) in this process (``--launcher inprocess``, the default), or
+submits one job per (variant, seed) through submitit (``--launcher local``: processes of this
+machine; ``--launcher slurm``: a SLURM job array) and returns, printing the job ids (``--wait``:
+once they have all ended, with a table of the runs). ``status`` prints that table: each run done,
+running, stopped, failed or missing.
 
 Exit codes: 0 success; 2 a usage error, always one line (unknown preset or scale, a GPU asked
 for but absent, missing or damaged data files, an unusable or locked --out, results of another
-configuration there, a damaged result or checkpoint, bad option values); 1 the loss diverged
-(the partial history is written); 130 stopped by Ctrl-C or SIGTERM (the state is saved: continue
-with ``--resume``).
+configuration there, a damaged result or checkpoint, bad option values, submitit or sbatch
+missing); 1 the loss diverged (the partial history is written), or with ``--wait`` a job did not
+finish its run; 130 stopped by Ctrl-C or SIGTERM (the state is saved: continue with ``--resume``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import sys
 
 import torch
 
-from . import catalogue, preset, results, runner
+from . import catalogue, launcher, preset, results, runner, status
 from .data import DataFileError
 from .files import FileProblem
 from .history import TrainingDiverged, TrainingInterrupted
@@ -77,7 +84,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace results of another configuration in OUT/PRESET/SCALE (otherwise the run refuses)",
     )
     run.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
+    jobs = run.add_argument_group(
+        "job arrays",
+        "With --launcher local or slurm, each (variant, seed) is one job, submitted through submitit; the command "
+        "returns once they are submitted. A job writes the same result file as an in-process run, checkpoints into "
+        "VARIANT_seedK.checkpoint.pt, and continues from there when requeued or submitted again with --resume. "
+        "submitit's logs go to OUT/PRESET/SCALE/.submitit/.",
+    )
+    jobs.add_argument(
+        "--launcher",
+        choices=launcher.LAUNCHERS,
+        default="inprocess",
+        help="inprocess: train here, one variant after the other (default); local: one process per job on this "
+        "machine; slurm: one SLURM job array",
+    )
+    jobs.add_argument("--wait", action="store_true", help="wait for the jobs to end, then print their states")
+    jobs.add_argument("--partition", default=None, metavar="NAME", help="slurm: the partition (default: SLURM's)")
+    jobs.add_argument("--gpus-per-job", type=int, default=None, metavar="N", help="GPUs per job (slurm default: 1)")
+    jobs.add_argument(
+        "--time",
+        type=int,
+        default=None,
+        metavar="MINUTES",
+        help=f"time limit of each job (slurm default: {launcher.SLURM_TIME_LIMIT}); a job that reaches it saves its "
+        "state and is requeued",
+    )
+    jobs.add_argument("--cpus-per-job", type=int, default=None, metavar="N", help="slurm: CPUs per job")
+    jobs.add_argument(
+        "--array-parallelism", type=int, default=None, metavar="N", help="slurm: at most N jobs run at once"
+    )
     parser.run_parser = run  # usage errors of `run` print its usage line
+
+    state = commands.add_parser(
+        "status",
+        help="the state of every run of a preset",
+        description="One line per (variant, seed) of a preset in OUT/PRESET/SCALE/: done, running, stopped "
+        "(a checkpoint: continue with run --resume), failed (with the error's last line) or missing.",
+    )
+    state.add_argument("preset", metavar="PRESET", help="a preset name (see `python -m ncutils list`)")
+    state.add_argument("--scale", default="laptop", metavar="{laptop,paper,tiny}", help="default: laptop")
+    state.add_argument("--out", default="results", metavar="DIR", help="results folder (default: ./results)")
+    state.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default: the preset's)")
+    parser.status_parser = state
     return parser
 
 
@@ -105,9 +153,100 @@ def _usage_error(parser, message: str) -> int:
     return 2
 
 
+def _job_option_error(args) -> str | None:
+    """What is wrong with the job-array options, if anything (one line)."""
+    given = {
+        "--partition": args.partition,
+        "--cpus-per-job": args.cpus_per_job,
+        "--array-parallelism": args.array_parallelism,
+        "--gpus-per-job": args.gpus_per_job,
+        "--time": args.time,
+        "--wait": args.wait or None,
+    }
+    for i, (option, value) in enumerate(given.items()):
+        needs = "slurm" if i < 3 else "local or slurm"
+        if value is not None and args.launcher not in needs.split(" or "):
+            return f"{option} needs --launcher {needs}, got --launcher {args.launcher}"
+    least = {"--gpus-per-job": 0, "--time": 1, "--cpus-per-job": 1, "--array-parallelism": 1}
+    for option, low in least.items():
+        value = given[option]
+        if value is not None and value < low:
+            return f"{option} must be an integer >= {low}, got {value}"
+    return None
+
+
+def _submit(args, parser, argv) -> int:
+    options = launcher.executor_options(
+        args.launcher,
+        partition=args.partition,
+        gpus=args.gpus_per_job,
+        minutes=args.time,
+        cpus=args.cpus_per_job,
+        parallelism=args.array_parallelism,
+    )
+    try:
+        submitted = launcher.submit(
+            args.preset,
+            args.scale,
+            launcher=args.launcher,
+            out=args.out,
+            seeds=args.seeds,
+            device=args.device,
+            data_root=args.data_root,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            threads=args.threads,
+            command=runner.command_line(argv),
+            options=options,
+        )
+    except (preset.PresetError, FileProblem, DataFileError, FileNotFoundError, launcher.LauncherError) as error:
+        return _usage_error(parser, str(error))
+    except RuntimeError as error:
+        if "CUDA" in str(error):  # --device cuda without a GPU
+            return _usage_error(parser, f"--device {args.device}: {error}")
+        raise
+    chosen = catalogue.get_preset(args.preset, args.scale)
+    folder = results.results_folder(args.out, chosen)
+    watch = runner.command_line(["status", args.preset, "--scale", args.scale, "--out", str(args.out)])
+    if not submitted:
+        print(f"nothing to submit: every run in {folder} is done or running (see {watch})")
+        return 0
+    print(
+        f"submitted {len(submitted)} {args.launcher} job(s): "
+        + ", ".join(f"{j.job_id} ({v} seed {s})" for v, s, j in submitted)
+    )
+    print(f"submitit's logs: {launcher.jobs_folder(folder.resolve())}")
+    if not args.wait:
+        print(f"watch them with: {watch}")
+        return 0
+    try:
+        launcher.wait(submitted)
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; the jobs go on: {watch}", file=sys.stderr)
+        return 130
+    rows = status.status(chosen, args.out, args.seeds)
+    print(status.table(rows))
+    return 0 if all(row[2] == "done" for row in rows) else 1
+
+
+def _status(args, parser) -> int:
+    if args.seeds is not None and args.seeds < 1:
+        return _usage_error(parser, f"--seeds must be a positive integer, got {args.seeds}")
+    try:
+        chosen = catalogue.get_preset(args.preset, args.scale)
+        rows = status.status(chosen, args.out, args.seeds)
+    except (preset.PresetError, FileProblem) as error:
+        return _usage_error(parser, str(error))
+    print(f"{chosen.name} at scale {chosen.scale} in {results.results_folder(args.out, chosen)}")
+    print(status.table(rows))
+    return 0
+
+
 def _run(args, parser, argv) -> int:
     if args.seeds is not None and args.seeds < 1:
         return _usage_error(parser, f"--seeds must be a positive integer, got {args.seeds}")
+    if (problem := _job_option_error(args)) is not None:
+        return _usage_error(parser, problem)
     if args.threads is not None:
         cores = os.cpu_count() or 1
         if not 1 <= args.threads <= cores:
@@ -115,6 +254,8 @@ def _run(args, parser, argv) -> int:
                 parser, f"--threads must lie in 1..{cores} (this machine's CPU cores), got {args.threads}"
             )
         torch.set_num_threads(args.threads)
+    if args.launcher != "inprocess":
+        return _submit(args, parser, argv)
     try:
         outputs = runner.run_preset(
             args.preset,
@@ -167,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         return _list(args)
+    if args.command == "status":
+        return _status(args, parser.status_parser)
     return _run(args, parser.run_parser, argv)
 
 
