@@ -31,7 +31,9 @@ from .history import TrainingDiverged, TrainingInterrupted
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ncutils",
-        description="Run the experiments of Jacot, Súkeník, Wang & Mondelli (ICLR 2025) as presets.",
+        description="Run the experiments of Jacot, Súkeník, Wang & Mondelli (ICLR 2025) as presets: in this "
+        "process, or as one job per network and seed through submitit (run --launcher local|slurm), and see "
+        "where each run stands (status).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -49,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run one preset",
-        description="Train every variant and seed of a preset and write one JSON file per run to OUT/PRESET/SCALE/.",
+        help="run one preset (here, or as a job array with --launcher)",
+        description="Train every variant and seed of a preset and write one JSON file per run to OUT/PRESET/SCALE/: "
+        "in this process, or as one job per (variant, seed) with --launcher local or slurm.",
         epilog="Presets: " + ", ".join(catalogue.PRESET_NAMES) + ". Example: python -m ncutils run mlp_layerwise "
         "--scale laptop --out book/results",
     )
@@ -155,23 +158,20 @@ def _usage_error(parser, message: str) -> int:
 
 def _job_option_error(args) -> str | None:
     """What is wrong with the job-array options, if anything (one line)."""
-    given = {
-        "--partition": args.partition,
-        "--cpus-per-job": args.cpus_per_job,
-        "--array-parallelism": args.array_parallelism,
-        "--gpus-per-job": args.gpus_per_job,
-        "--time": args.time,
-        "--wait": args.wait or None,
+    # option: (its value, the launchers it applies to, its least value)
+    options = {
+        "--partition": (args.partition, ("slurm",), None),
+        "--cpus-per-job": (args.cpus_per_job, ("slurm",), 1),
+        "--array-parallelism": (args.array_parallelism, ("slurm",), 1),
+        "--gpus-per-job": (args.gpus_per_job, ("local", "slurm"), 0),
+        "--time": (args.time, ("local", "slurm"), 1),
+        "--wait": (args.wait or None, ("local", "slurm"), None),
     }
-    for i, (option, value) in enumerate(given.items()):
-        needs = "slurm" if i < 3 else "local or slurm"
-        if value is not None and args.launcher not in needs.split(" or "):
-            return f"{option} needs --launcher {needs}, got --launcher {args.launcher}"
-    least = {"--gpus-per-job": 0, "--time": 1, "--cpus-per-job": 1, "--array-parallelism": 1}
-    for option, low in least.items():
-        value = given[option]
-        if value is not None and value < low:
-            return f"{option} must be an integer >= {low}, got {value}"
+    for option, (value, launchers, least) in options.items():
+        if value is not None and args.launcher not in launchers:
+            return f"{option} needs --launcher {' or '.join(launchers)}, got --launcher {args.launcher}"
+        if value is not None and least is not None and value < least:
+            return f"{option} must be an integer >= {least}, got {value}"
     return None
 
 
