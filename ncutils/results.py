@@ -40,14 +40,19 @@ NOT_CONFIGURATION = ("figure", "description", "notes", "seeds")
 ADDED_LATER = {"linear_init_scale": 1.0}
 
 
-def configuration(preset: Preset) -> dict:
-    """Every field of the preset that changes what a (variant, seed) run computes, as plain JSON."""
-    fields = {
+def _without_unset(fields: dict) -> dict:
+    """The configuration fields of a preset's dict: without the descriptive ones, nor fields added
+    later that are at their older default."""
+    return {
         k: v
-        for k, v in dataclasses.asdict(preset).items()
+        for k, v in fields.items()
         if k not in NOT_CONFIGURATION and not (k in ADDED_LATER and v == ADDED_LATER[k])
     }
-    return json.loads(json.dumps(fields))
+
+
+def configuration(preset: Preset) -> dict:
+    """Every field of the preset that changes what a (variant, seed) run computes, as plain JSON."""
+    return json.loads(json.dumps(_without_unset(dataclasses.asdict(preset))))
 
 
 def fingerprint(preset: Preset) -> str:
@@ -96,7 +101,7 @@ def check_folder(folder: Path, preset: Preset, overwrite: bool) -> None:
             if overwrite:
                 path.unlink()
                 continue
-            there = {k: v for k, v in result.get("preset_config", {}).items() if k not in NOT_CONFIGURATION}
+            there = _without_unset(result.get("preset_config", {}))
             difference = _difference(there, here)
             raise FileProblem(f"{folder} holds results of another configuration ({path.name}: {difference}); {fix}")
 
