@@ -44,9 +44,7 @@ def _without_unset(fields: dict) -> dict:
     """The configuration fields of a preset's dict: without the descriptive ones, nor fields added
     later that are at their older default."""
     return {
-        k: v
-        for k, v in fields.items()
-        if k not in NOT_CONFIGURATION and not (k in ADDED_LATER and v == ADDED_LATER[k])
+        k: v for k, v in fields.items() if k not in NOT_CONFIGURATION and not (k in ADDED_LATER and v == ADDED_LATER[k])
     }
 
 

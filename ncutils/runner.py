@@ -5,8 +5,8 @@
 Everything of one preset at one scale lives in one folder, ``OUT/<preset>/<scale>/``:
 
 * ``<variant>_seed<k>.json``: one finished run (written atomically) with the configuration and its
-  fingerprint, the seed, library versions, device, command line, the per-layer metric history and
-  the final class means of the last layers;
+  fingerprint, the seed, library versions, device, command line, the per-layer metric history,
+  the final class means of the last layers and the singular values of the head's product;
 * ``<variant>.checkpoint.pt``: weights and training states every ``checkpoint_every`` steps and
   when the run is stopped (Ctrl-C, SIGTERM), so that ``resume=True`` ends with the same numbers as
   an uninterrupted run; ``<variant>_seed<k>.diverged.json``: the partial history of a diverged run;
@@ -48,11 +48,12 @@ from .files import (
     write_json_atomic,
 )
 from .history import TrainingDiverged, TrainingInterrupted, TrainState
-from .metrics import class_means, nc1, nc2
+from .metrics import class_means, nc1, nc2, singular_values
 from .models import ResNet20Net, data_for
 from .preset import DTYPES, Preset, PresetError, Variant, build_model, load_data
 from .results import check_folder, fingerprint, results_folder, run_path
 from .steps import can_stack
+from .theory import head_product
 from .train import train
 from .utils import pick_device, progress_enabled
 
@@ -99,6 +100,13 @@ def _backbone_final(model, data) -> dict | None:
     with torch.no_grad():
         Z = model.backbone_features(data.X)
     return {"nc1": float(nc1(Z, data.y)), "nc2": float(nc2(Z, data.y))}
+
+
+def _head_singular_values(model) -> list[float]:
+    """Singular values (float64, largest first) of the head's product W_L ⋯ W_{L1+1} after
+    training: κ of this matrix is what an exactly balanced head turns into NC2
+    (κ^{1/L2}), and the per-layer history keeps no weights to compute it from."""
+    return singular_values(head_product(model.weights()[model.L1 :])).tolist()
 
 
 def _finished_runs(preset: Preset, variant: Variant, seeds: Sequence[int], folder: Path) -> list[RunOutput] | None:
@@ -245,6 +253,7 @@ def run_variant(
             "history": state.history.to_dict(),
             "class_means": _final_class_means(model, data, preset.class_mean_layers),
             "backbone_final": _backbone_final(model, data),
+            "head_singular_values": _head_singular_values(model),
         }
         result = json.loads(json.dumps(result))  # as it reads back from the file (lists, not tuples)
         path = run_path(folder, variant.label, seed)

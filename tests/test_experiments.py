@@ -58,6 +58,11 @@ def test_each_preset_runs_tiny(name, tmp_path):
         assert run["versions"]["torch"] == torch.__version__
         L = len(history.final["layer"])
         assert sorted(map(int, run["class_means"])) == list(range(max(1, L - preset.class_mean_layers + 1), L + 1))
+        assert len(run["head_singular_values"]) == min(history.model["widths"][history.model["L1"]], 3)  # K = 3
+    for output in outputs:  # the stored singular values are those of the trained head's product
+        head = output.model.weights()[output.model.L1 :]
+        expected = torch.linalg.svdvals(nc.head_product(head)).tolist()
+        assert output.result["head_singular_values"] == pytest.approx(expected, rel=1e-12)
         assert all(len(m) == run["data"]["num_classes"] for m in run["class_means"].values())
         if preset.backbone == "resnet20":  # the backbone's output (layer 0) is measured at the end
             assert set(run["backbone_final"]) == {"nc1", "nc2"}
