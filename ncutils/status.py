@@ -48,6 +48,14 @@ def _checkpoint_step(folder: Path, label: str, seed: int, ours: str) -> int | No
     return None
 
 
+class _PlainData(pickle.Unpickler):
+    """Reads a pickle of plain data only (tuples, strings, numbers): a class or function named in the
+    file is refused, so that a crafted file in the folder ``status`` is pointed at cannot run code."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"it names {module}.{name}, and status reads plain data only")
+
+
 def _last_line(text: str | None) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -60,8 +68,11 @@ def _job_state(job: dict, folder: Path) -> tuple[bool, str, str]:
     kind = submitit.SlurmJob if job["cluster"] == "slurm" else submitit.Job
     handle = kind(jobs_folder(folder), job["id"])
     if handle.paths.result_pickle.is_file():  # the job function returned or raised: submitit's pickle of
-        with open(handle.paths.result_pickle, "rb") as f:  # ("success", what it returned) or ("error", traceback)
-            outcome, value = pickle.load(f)
+        try:  # ("success", what it returned: a line of text) or ("error", the traceback as text)
+            with open(handle.paths.result_pickle, "rb") as f:
+                outcome, value = _PlainData(f).load()
+        except (pickle.UnpicklingError, ValueError, TypeError, EOFError) as error:
+            return False, "UNREADABLE", f"{handle.paths.result_pickle.name}: {error}"
         return False, "FAILED" if outcome == "error" else "FINISHED", _last_line(value) if outcome == "error" else ""
     if job["cluster"] == "slurm":
         logging.getLogger("submitit").setLevel(logging.ERROR)  # no sacct here: state UNKNOWN, said below

@@ -377,3 +377,30 @@ def test_a_slurm_job_array_script_and_its_status(tmp_path, capsys, monkeypatch):
         ["L1=4", "0", "running", "slurm job 4242_2: RUNNING"],
         ["L1=4", "1", "running", "slurm job 4242_3: PENDING"],
     ]
+
+
+class _RunsCode:
+    """Unpickling this object would create ``marker``: a stand-in for any code a crafted file runs."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+# python -m ncutils status mlp_head_depth --scale tiny --out OUT, with a crafted
+# OUT/mlp_head_depth/tiny/.submitit/ID_0_result.pkl and ID named in jobs.json
+def test_status_never_runs_code_from_a_crafted_result_pickle(tmp_path, capsys):
+    preset = get_preset("mlp_head_depth", "tiny")
+    folder = results.results_folder(tmp_path, preset)
+    (folder / ".submitit").mkdir(parents=True)
+    marker, dead = tmp_path / "code_ran", str(dead_pid())
+    (folder / ".submitit" / f"{dead}_0_result.pkl").write_bytes(pickle.dumps(("error", _RunsCode(marker))))
+    job = {"cluster": "local", "id": dead, "host": socket.gethostname()}
+    files.write_json_atomic(folder / ".submitit" / "jobs.json", {f"{preset.variants[0].label}_seed0": job})
+    code, out, err = cli(capsys, "status", preset.name, "--scale", "tiny", "--out", tmp_path, "--seeds", "1")
+    assert code == 0 and not err
+    assert not marker.exists()
+    row = next(line for line in out.splitlines() if line.startswith(preset.variants[0].label))
+    assert "UNREADABLE" in row and "status reads plain data only" in row
