@@ -88,11 +88,18 @@ def against_gram(Z, y, W, repeats=5):
     return gram, metrics
 
 
-def report_against_step(name, model, data, batch_size, repeats=3):
-    """Seconds of one collapse_report of ``model`` on ``data``, and of one training step."""
-    config = nc.TrainConfig(lr=1e-3, weight_decay=1e-3, steps=20, batch_size=batch_size, record=0, progress=False)
-    nc.train(model, data, nc.TrainConfig(lr=1e-3, weight_decay=1e-3, steps=1, record=0, progress=False))  # warm up
-    step = min(best_time(lambda: nc.train(model, data, config), 1)[0] / config.steps for _ in range(repeats))
+def report_against_step(name, model, data, batch_size, repeats=3, steps=21):
+    """Seconds of one collapse_report of ``model`` on ``data``, and of one training step: the time of
+    ``steps`` steps minus that of 1, over ``steps − 1``, so that nc.train's own records cancel."""
+
+    def train(count):
+        config = nc.TrainConfig(
+            lr=1e-3, weight_decay=1e-3, steps=count, batch_size=batch_size, record=0, progress=False
+        )
+        return best_time(lambda: nc.train(model, data, config), 1)[0]
+
+    train(1)  # warm up
+    step = min((train(steps) - train(1)) / (steps - 1) for _ in range(repeats))
     report = best_time(lambda: nc.collapse_report(model, data), repeats)[0]
     print(f"  {name}: collapse_report {report * 1000:.0f} ms, one step {step * 1000:.1f} ms: {report / step:.1f} steps")
 

@@ -30,7 +30,7 @@ import torch
 
 BLOCK = 16  # Krylov block size: more than the K ≤ 10 nearly equal singular values of class means
 ROWS = 1024  # rows per block of a pass: a float64 copy of one block stays in cache
-TOL = 1e-11  # relative error allowed on σ_1² (so about 5e-12 on σ_1; float32 rounding is 6e-8)
+TOL = 1e-10  # relative error allowed on σ_1² (so 5e-11 on σ_1; float32 rounding is 6e-8)
 FLOOR = {torch.float32: 1e-6, torch.float64: 1e-14}  # relative residual that rounding keeps it above
 DIRECT_BELOW = 4 * BLOCK
 

@@ -348,3 +348,16 @@ def test_kappa_is_at_least_one_and_collapsed_features_have_zero_nc1(data):
     assert nc.nc2(Z, y) >= 1.0 and nc.condition_number(Z) >= 1.0
     M = nc.class_means(Z, y)
     assert nc.nc1(M[y] + 0.0, y) < 1e-24  # every sample exactly on its class mean
+
+
+def test_metrics_leave_their_input_unchanged():
+    """The within-class pass subtracts the class means in place, from a copy of each block of rows:
+    a float64 Z (whose blocks need no conversion) must come back untouched."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat_interleave(700)
+    for dtype in (torch.float64, torch.float32):
+        Z = torch.randn(len(y), 8, generator=g, dtype=dtype) + torch.randn(3, 8, generator=g, dtype=dtype)[y]
+        before = Z.clone()
+        nc.layer_metrics(Z, y, 3, W=torch.ones(3, 8), pre=Z)
+        nc.nc1(Z, y), nc.nc1_pinv(Z, y)
+        assert torch.equal(Z, before)

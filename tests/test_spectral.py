@@ -105,7 +105,7 @@ def test_network_like_features_take_the_fast_path():
     for A in (Z, Z.clamp(max=0)):
         result = top_singular_value(A)
         assert result.float64_iterations == 0 and result.iterations <= 6
-        assert result.value == pytest.approx(exact(A), rel=1e-11)
+        assert result.value == pytest.approx(exact(A), rel=1e-10)
 
 
 def test_small_matrices_take_the_exact_svd():
@@ -118,8 +118,9 @@ def test_small_matrices_take_the_exact_svd():
 @pytest.mark.parametrize("rows", [30, 3000])  # the exact SVD and the Krylov method
 def test_negative_part_equals_the_clamped_matrix(rows):
     A = torch.randn(rows, 100, generator=torch.Generator().manual_seed(4)) + 0.3
-    assert top_singular_value(A, negative_part=True).value == pytest.approx(exact(A.clamp(max=0)), rel=1e-12)
-    assert nc.negativity(A) == pytest.approx(exact(A.clamp(max=0)) / exact(A), rel=1e-12)
+    # the documented accuracy: 5e-11 on each norm (spectral.TOL = 1e-10 on its square)
+    assert top_singular_value(A, negative_part=True).value == pytest.approx(exact(A.clamp(max=0)), rel=1e-10)
+    assert nc.negativity(A) == pytest.approx(exact(A.clamp(max=0)) / exact(A), rel=1e-10)
 
 
 def test_same_answer_every_call_and_through_operator_norm():
