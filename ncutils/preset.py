@@ -66,6 +66,7 @@ class Preset:
     warmup_steps: int = 0  # a linear warm-up of the learning rate from 10% over this many steps (0: none):
     # it keeps a large η from blowing up a network in its first steps (see ncutils.schedules)
     activation: str = "relu"
+    loss: str = "mse"  # the data term (see ncutils.steps): "mse", the paper's, or "ce"
     dtype: str = "float32"
     init_scale: float = (
         1.0  # mlp only: ReLU layers start from N(0, init_scale²/fan_in) (1: LeCun, √2: He); linear layers from LeCun
@@ -102,6 +103,7 @@ class Preset:
             steps=self.steps,
             batch_size=self.batch_size,
             momentum=self.momentum,
+            loss=self.loss,
             seed=seed,
             device=device,
             record=self.record_every,

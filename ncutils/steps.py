@@ -1,8 +1,10 @@
-"""One step of gradient descent on MSE + weight decay, for one network or for a stack of them.
+"""One step of gradient descent on a loss + weight decay, for one network or for a stack of them.
 
-Objective (one-hot labels Y, N samples, all parameters θ):
+Objective (one-hot labels Y, N samples, all parameters θ), with the mean squared error (the
+default, ``loss="mse"``) or the mean cross-entropy (``loss="ce"``) as the data term:
 
-    L_λ(θ) = ½ ‖f(X) − Y‖²_F / N  +  (λ/2) ‖θ‖²
+    L_λ(θ) = ½ ‖f(X) − Y‖²_F / N  +  (λ/2) ‖θ‖²                      (mse)
+    L_λ(θ) = (1/N) Σ_i −log softmax(f(x_i))_{y_i}  +  (λ/2) ‖θ‖²     (ce)
 
 The data term is :func:`data_term` and the update, weight decay included, is
 :func:`sgd_update_`: each is written once here. Two step functions use them:
@@ -22,15 +24,25 @@ import torch
 
 from .models import NCNet
 
-
-def data_term(outputs: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """½‖f(X) − Y‖²_F / N; one value per member when ``outputs`` is stacked (B × N × K)."""
-    return 0.5 * ((outputs - Y) ** 2).sum(dim=(-2, -1)) / Y.shape[-2]
+LOSSES = ("mse", "ce")
 
 
-def objective(model, X: torch.Tensor, Y: torch.Tensor, weight_decay: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L_λ, data term) = (½‖f(X) − Y‖²_F/N + (λ/2)‖θ‖², ½‖f(X) − Y‖²_F/N)."""
-    fit = data_term(model(X), Y)
+def data_term(outputs: torch.Tensor, Y: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    """The mean loss over the N samples (see the module's docstring): ½‖f(X) − Y‖²_F / N, or the
+    mean cross-entropy (1/N) Σ_i [logsumexp(f(x_i)) − f(x_i)_{y_i}] with one-hot rows Y; one value
+    per member when ``outputs`` is stacked (B × N × K)."""
+    if loss == "mse":
+        return 0.5 * ((outputs - Y) ** 2).sum(dim=(-2, -1)) / Y.shape[-2]
+    if loss == "ce":
+        return (torch.logsumexp(outputs, dim=-1) - (outputs * Y).sum(dim=-1)).sum(dim=-1) / Y.shape[-2]
+    raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+
+
+def objective(
+    model, X: torch.Tensor, Y: torch.Tensor, weight_decay: float, loss: str = "mse"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L_λ, data term): the data term of :func:`data_term` plus (λ/2)‖θ‖², and the data term."""
+    fit = data_term(model(X), Y, loss)
     squared_norm = sum((p * p).sum() for p in model.parameters())
     return fit + 0.5 * weight_decay * squared_norm, fit
 
@@ -85,7 +97,7 @@ class PlainStep:
         """(data term of the batch, as a 1-element tensor; gradients) at the current weights."""
         batch = minibatch(step, self.X.shape[0], self.config.batch_size, self.config.seed)
         X, Y = (self.X, self.Y) if batch is None else (self.X[batch], self.Y[batch])
-        fit = data_term(self.models[0](X), Y)
+        fit = data_term(self.models[0](X), Y, self.config.loss)
         return fit.detach().view(1), torch.autograd.grad(fit, self.params)
 
     def update(self, grads, lrs: list[float]) -> None:
@@ -114,6 +126,7 @@ class StackedStep:
         ]
         dtype, device = X.dtype, X.device
         self.decays = torch.tensor([c.weight_decay for c in configs], dtype=dtype, device=device).view(-1, 1, 1)
+        self.loss = configs[0].loss  # can_stack: the same for every member
 
     def gradients(self, step: int):
         h = self.X.expand(len(self.models), *self.X.shape)
@@ -121,7 +134,7 @@ class StackedStep:
             h = h @ W.transpose(1, 2)
             if i < self.L1:
                 h = self.sigma(h)
-        fits = data_term(h, self.Y)
+        fits = data_term(h, self.Y, self.loss)
         return fits.detach(), torch.autograd.grad(fits.sum(), self.weights)  # member b's gradient: member b's term
 
     def update(self, grads, lrs: list[float]) -> None:
@@ -141,7 +154,7 @@ class StackedStep:
 
 def can_stack(models, configs) -> bool:
     """Whether ``StackedStep`` applies: two or more bias-free MLPs of one architecture and dtype, full batch,
-    no momentum, the same steps and records (η, λ and the seed may differ per member)."""
+    no momentum, the same steps, records and loss (η, λ and the seed may differ per member)."""
     first = models[0]
     return (
         len(models) > 1  # one network: the plain step is faster (2-D matrix products, no stacking)
@@ -152,5 +165,5 @@ def can_stack(models, configs) -> bool:
             for m in models
         )
         and all(c.batch_size is None and c.momentum == 0 for c in configs)
-        and len({(c.steps, c.epochs, c.record) for c in configs}) == 1
+        and len({(c.steps, c.epochs, c.record, c.loss) for c in configs}) == 1
     )

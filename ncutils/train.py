@@ -28,7 +28,7 @@ from .history import TrainingDiverged, TrainingInterrupted, TrainState
 from .models import data_for
 from .report import collapse_report
 from .schedules import Schedule, as_schedule
-from .steps import PlainStep, StackedStep, can_stack, objective
+from .steps import LOSSES, PlainStep, StackedStep, can_stack, objective
 from .utils import pick_device, progress_enabled
 
 
@@ -44,6 +44,9 @@ class TrainConfig:
     """Hyper-parameters of one run: η = ``lr`` (a number or a schedule of the step, see
     :mod:`ncutils.schedules`), λ = ``weight_decay``.
 
+    ``loss``: the data term, ``"mse"`` (the paper's, the default) or ``"ce"`` (mean cross-entropy),
+    with the same weight decay (λ/2)‖θ‖² either way.
+
     Give ``steps`` (parameter updates of the whole run) or ``epochs`` (passes over the data),
     not both. ``batch_size=None`` is full-batch GD. ``seed`` draws the order of the minibatches
     (the weights' initialisation is the model's own ``seed``). ``record``: record the loss and
@@ -57,6 +60,7 @@ class TrainConfig:
     epochs: int | None = None
     batch_size: int | None = None
     momentum: float = 0.0
+    loss: str = "mse"  # the data term: "mse" (½‖f(X) − Y‖²_F / N) or "ce" (mean cross-entropy), see ncutils.steps
     seed: int = 0
     device: str = "auto"
     record: int | tuple[int, ...] = 100
@@ -83,6 +87,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {self.loss!r}")
         if not (isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
@@ -244,7 +250,7 @@ def _loop(stepper, configs, states, data, members, request, on_record, all_state
         settle()
         for i, (state, config, model) in enumerate(zip(states, configs, stepper.models)):
             with torch.no_grad():
-                loss, fit = objective(model, data.X, data.one_hot(), config.weight_decay)
+                loss, fit = objective(model, data.X, data.one_hot(), config.weight_decay, config.loss)
             if not torch.isfinite(loss):
                 raise diverged(i, float(loss), schedules[i](max(state.step - 1, 0)))
             report = collapse_report(model, data)
