@@ -21,6 +21,7 @@ from subprocess import PIPE
 
 import pytest
 import torch
+from shared_helpers import crash_at_step
 
 import ncutils as nc
 from ncutils import files, results
@@ -274,14 +275,6 @@ def test_cli_a_read_only_out_exit_2_before_any_data_is_loaded(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- 9. a checkpoint of another configuration
-
-
-def crash_at_step(step):
-    def on_record(model, state):
-        if state.step == step:
-            raise RuntimeError("crash")
-
-    return on_record
 
 
 # a run of the tiny preset with steps=40 crashes after its checkpoint at step 20; then

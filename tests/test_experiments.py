@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from shared_helpers import RunsCode
 
 import ncutils as nc
 from ncutils import files, results
@@ -284,18 +285,6 @@ def test_save_checkpoint_keeps_the_old_checkpoint_when_saving_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["main.checkpoint.pt"]
 
 
-class _RunsCode:
-    """Unpickling this object would create ``marker``: a stand-in for any code a crafted file runs."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        import os
-
-        return os.system, (f"touch {self.marker}",)
-
-
 def _checkpoint_path(tmp_path, preset):
     path = results.results_folder(tmp_path, preset) / f"{preset.variants[0].label}.checkpoint.pt"
     path.parent.mkdir(parents=True)
@@ -310,7 +299,7 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     marker = tmp_path / "code_ran"
     checkpoint = _checkpoint_path(tmp_path, preset)
     with open(checkpoint, "wb") as f:
-        pickle.dump({"fingerprint": _RunsCode(marker)}, f)
+        pickle.dump({"fingerprint": RunsCode(marker)}, f)
     with pytest.raises(FileProblem, match="cannot be read") as info:
         nc.run_preset(preset, out=tmp_path, resume=True, progress=False)
     assert str(checkpoint) in str(info.value)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_helpers import RunsCode, crash_at_step
 
 import ncutils as nc
 from ncutils import files, launcher, results, status
@@ -196,14 +197,6 @@ def dead_pid() -> int:
     return int(finished.stdout)
 
 
-def crash_at(step):
-    def on_record(model, state):
-        if state.step == step:
-            raise RuntimeError("crash")
-
-    return on_record
-
-
 # python -m ncutils status mlp_head_depth --scale tiny --out /tmp/r --seeds 3, on a folder holding one run
 # of each kind
 def test_status_names_each_state_of_a_hand_made_folder(tmp_path, capsys):
@@ -223,7 +216,7 @@ def test_status_names_each_state_of_a_hand_made_folder(tmp_path, capsys):
             data,
             [0],
             folder=folder,
-            on_record=crash_at(20),
+            on_record=crash_at_step(20),
             checkpoint_name=f"{v2.label}_seed0.checkpoint.pt",
         )
     host, dead = socket.gethostname(), str(dead_pid())
@@ -255,7 +248,7 @@ def test_status_names_each_state_of_a_hand_made_folder(tmp_path, capsys):
     # an in-process run holds the folder: what it has not finished is running; its checkpoint gives the step
     other = get_preset("mlp_layerwise", "tiny")
     with pytest.raises(RuntimeError, match="crash"):
-        nc.run_preset(other, out=tmp_path, progress=False, on_record=crash_at(20))
+        nc.run_preset(other, out=tmp_path, progress=False, on_record=crash_at_step(20))
     rows = status.status(other, tmp_path)
     assert [row[2:] for row in rows] == [("stopped", "checkpoint at step 10 of 20: continue with --resume")] * 2
     lock = results.results_folder(tmp_path, other) / ".lock"
@@ -379,16 +372,6 @@ def test_a_slurm_job_array_script_and_its_status(tmp_path, capsys, monkeypatch):
     ]
 
 
-class _RunsCode:
-    """Unpickling this object would create ``marker``: a stand-in for any code a crafted file runs."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
-
-
 # python -m ncutils status mlp_head_depth --scale tiny --out OUT, with a crafted
 # OUT/mlp_head_depth/tiny/.submitit/ID_0_result.pkl and ID named in jobs.json
 def test_status_never_runs_code_from_a_crafted_result_pickle(tmp_path, capsys):
@@ -396,7 +379,7 @@ def test_status_never_runs_code_from_a_crafted_result_pickle(tmp_path, capsys):
     folder = results.results_folder(tmp_path, preset)
     (folder / ".submitit").mkdir(parents=True)
     marker, dead = tmp_path / "code_ran", str(dead_pid())
-    (folder / ".submitit" / f"{dead}_0_result.pkl").write_bytes(pickle.dumps(("error", _RunsCode(marker))))
+    (folder / ".submitit" / f"{dead}_0_result.pkl").write_bytes(pickle.dumps(("error", RunsCode(marker))))
     job = {"cluster": "local", "id": dead, "host": socket.gethostname()}
     files.write_json_atomic(folder / ".submitit" / "jobs.json", {f"{preset.variants[0].label}_seed0": job})
     code, out, err = cli(capsys, "status", preset.name, "--scale", "tiny", "--out", tmp_path, "--seeds", "1")
