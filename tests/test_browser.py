@@ -23,6 +23,7 @@ import pytest
 from build_pdf import served
 
 WIDTHS = (1280, 400)
+SCRIPT_SECONDS = 60  # how long a script (the wait for MathJax) may take before selenium gives up
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
 
@@ -104,13 +105,29 @@ def browser():
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
-    driver.set_script_timeout(60)
+    driver.set_script_timeout(SCRIPT_SECONDS)
     yield driver
     driver.quit()
 
 
 def _pages(html: Path) -> list[str]:
     return sorted(str(p.relative_to(html)) for p in html.rglob("*.html") if "_static" not in p.parts)
+
+
+def _open(driver, url) -> bool:
+    """Open ``url`` and wait until MathJax has typeset it; True when it has. A page whose typesetting
+    has not ended after SCRIPT_SECONDS is opened once more (on a 2-core CI machine running other
+    tests, Chromium can stall on one page) before it counts as a failure."""
+    from selenium.common.exceptions import TimeoutException
+
+    for _ in range(2):
+        driver.get(url)
+        try:
+            driver.execute_async_script(WAIT_FOR_MATHJAX)
+            return True
+        except TimeoutException:
+            continue
+    return False
 
 
 def _requests(driver) -> list[str]:
@@ -128,8 +145,9 @@ def test_every_page_renders_offline_without_errors(html, server, browser, width)
     problems = []
     for page in _pages(html):
         browser.get_log("browser"), browser.get_log("performance")  # start each page with empty logs
-        browser.get(f"{server}/{page}")
-        browser.execute_async_script(WAIT_FOR_MATHJAX)
+        if not _open(browser, f"{server}/{page}"):
+            problems.append(f"{page}: MathJax had not finished typesetting after {SCRIPT_SECONDS} s, twice")
+            continue
         if raw := browser.execute_script(RAW_TEX):
             problems.append(f"{page}: TeX not rendered: {raw[:3]}")
         if errors := browser.execute_script("return document.querySelectorAll('mjx-merror').length"):
