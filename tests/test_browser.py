@@ -130,6 +130,22 @@ def _open(driver, url) -> bool:
     return False
 
 
+def _find_on(driver, url, selector):
+    """The first element matching ``selector`` on ``url``, once the page has been typeset (see
+    ``_open``). Fails naming the page, its title and its loading state when there is none: a CI run
+    once found no element on a page whose HTML holds three (the page had not loaded, it seems)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert _open(driver, url), f"{url}: MathJax had not finished typesetting after {SCRIPT_SECONDS} s, twice"
+    try:
+        return WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))[0]
+    except TimeoutException as error:  # say what the browser was showing instead
+        state = driver.execute_script("return [document.readyState, document.title, location.href]")
+        raise AssertionError(f"no {selector!r} on {url} after 30 s; the browser shows {state}") from error
+
+
 def _requests(driver) -> list[str]:
     urls = []
     for entry in driver.get_log("performance"):
@@ -181,8 +197,7 @@ def test_an_exercise_solution_opens_on_click(html, server, browser):
     from selenium.webdriver.common.by import By
 
     browser.set_window_size(1280, 900)
-    browser.get(f"{server}/book/generic_guarantees.html")
-    solution = browser.find_elements(By.CSS_SELECTOR, ".solution.dropdown")[0]
+    solution = _find_on(browser, f"{server}/book/generic_guarantees.html", ".solution.dropdown")
     content = solution.find_elements(By.CSS_SELECTOR, ":scope > :not(.admonition-title)")[0]
     assert "toggle-hidden" in solution.get_attribute("class") and not content.is_displayed()
     solution.find_element(By.CSS_SELECTOR, "button.toggle-button").click()
@@ -193,7 +208,7 @@ def test_an_explorer_shows_its_note_where_the_sliders_would_be(html, server, bro
     from selenium.webdriver.common.by import By
 
     browser.set_window_size(1280, 900)
-    browser.get(f"{server}/book/wide_phase2.html")
+    _find_on(browser, f"{server}/book/wide_phase2.html", ".cell_output .explorer-note")
     notes = browser.find_elements(By.CSS_SELECTOR, ".cell_output .explorer-note")
     assert len(notes) == 1 and notes[0].is_displayed()
     assert "running Python kernel" in notes[0].text and notes[0].size["height"] > 40
