@@ -6,6 +6,7 @@ Notebooks import only this module: ``import ncutils as nc``.
 from .catalogue import PRESET_NAMES, get_preset, list_presets
 from .curvature import ntk_norm, sharpness
 from .data import DataFileError, Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
+from .endpoints import end_point, load_end_points, save_end_points, train_end_points
 from .files import FileProblem
 from .history import History, TrainingDiverged, TrainingInterrupted, TrainState
 from .metrics import (
