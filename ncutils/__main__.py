@@ -3,7 +3,8 @@
 
 ``run`` trains every (variant, seed) in this process (``--launcher inprocess``, the default), or
 submits one job per (variant, seed) through submitit (``--launcher local``: processes of this
-machine; ``--launcher slurm``: a SLURM job array) and returns, printing the job ids (``--wait``:
+machine, all at once or, with ``--array-parallelism N``, N at a time; ``--launcher slurm``: a SLURM
+job array) and returns, printing the job ids (``--wait``:
 once they have all ended, with a table of the runs). ``status`` prints that table: each run done,
 running, stopped, failed or missing.
 
@@ -114,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jobs.add_argument("--cpus-per-job", type=int, default=None, metavar="N", help="slurm: CPUs per job")
     jobs.add_argument(
-        "--array-parallelism", type=int, default=None, metavar="N", help="slurm: at most N jobs run at once"
+        "--array-parallelism",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N networks train at once (slurm: the array's limit; local: N processes, each training "
+        "its share of the networks in turn; default: all at once)",
     )
     parser.run_parser = run  # usage errors of `run` print its usage line
 
@@ -162,7 +168,7 @@ def _job_option_error(args) -> str | None:
     options = {
         "--partition": (args.partition, ("slurm",), None),
         "--cpus-per-job": (args.cpus_per_job, ("slurm",), 1),
-        "--array-parallelism": (args.array_parallelism, ("slurm",), 1),
+        "--array-parallelism": (args.array_parallelism, ("local", "slurm"), 1),
         "--gpus-per-job": (args.gpus_per_job, ("local", "slurm"), 0),
         "--time": (args.time, ("local", "slurm"), 1),
         "--wait": (args.wait or None, ("local", "slurm"), None),
@@ -198,6 +204,7 @@ def _submit(args, parser, argv) -> int:
             threads=args.threads,
             command=runner.command_line(argv),
             options=options,
+            parallelism=args.array_parallelism,
         )
     except (preset.PresetError, FileProblem, DataFileError, FileNotFoundError, launcher.LauncherError) as error:
         return _usage_error(parser, str(error))
@@ -211,9 +218,13 @@ def _submit(args, parser, argv) -> int:
     if not submitted:
         print(f"nothing to submit: every run in {folder} is done or running (see {watch})")
         return 0
+    shares = {}  # job id: the runs it trains, in turn
+    for label, seed, job in submitted:
+        shares.setdefault(job.job_id, []).append(f"{label} seed {seed}")
+    runs = "" if len(shares) == len(submitted) else f" for {len(submitted)} runs, each job training its share in turn"
     print(
-        f"submitted {len(submitted)} {args.launcher} job(s): "
-        + ", ".join(f"{j.job_id} ({v} seed {s})" for v, s, j in submitted)
+        f"submitted {len(shares)} {args.launcher} job(s){runs}: "
+        + ", ".join(f"{job_id} ({', '.join(share)})" for job_id, share in shares.items())
     )
     print(f"submitit's logs: {launcher.jobs_folder(folder.resolve())}")
     if not args.wait:

@@ -3,8 +3,10 @@
     python -m ncutils run mlp_head_depth --scale paper --launcher slurm --partition gpu --time 240
     python -m ncutils status mlp_head_depth --scale paper --out results
 
-``--launcher local`` starts the jobs as processes of this machine; ``--launcher slurm`` submits them
-to SLURM as one job array (``sbatch``). Each job trains one (variant, seed) with
+``--launcher local`` starts the jobs as processes of this machine, all at once or, with
+``parallelism = N``, as N jobs that each train their share of the runs one after another (a
+machine's cores or its GPU's memory would not hold 30 trainings at once); ``--launcher slurm``
+submits them to SLURM as one job array (``sbatch``), of which SLURM runs at most N at once. Each job trains one (variant, seed) with
 :func:`~ncutils.runner.run_variant`, the in-process runner's own code, and writes the same
 ``<variant>_seed<k>.json`` into ``OUT/PRESET/SCALE/``: :func:`~ncutils.results.load_runs` reads the
 folder of a job array as it reads that of an in-process run.
@@ -127,6 +129,45 @@ class RunJob:
         return DelayedSubmission(self, *args, **kwargs)
 
 
+class RunJobsInTurn:
+    """One local job that trains several runs one after another: ``RunJobsInTurn(job)(runs)`` calls
+    ``job(label, seed)`` for each ``(label, seed)`` of ``runs``. A run that fails (a diverged loss, say)
+    does not keep the next ones from training; the job then raises one error naming every failed run.
+    It stops at the first run that is stopped (SIGTERM or pre-emption), so that a stopped job trains
+    nothing more. Requeued, it calls the same list again, and the runs already done are read, not
+    trained again (``run_variant`` resumes a finished run by reading it)."""
+
+    def __init__(self, job: RunJob):
+        self.job = job
+
+    def __call__(self, runs) -> str:
+        lines, failures = [], []
+        for label, seed in runs:
+            try:
+                lines.append(self.job(label, seed))
+            except Exception as error:  # one run's failure, said again after the other runs
+                print(f"{label} seed {seed}: failed: {error}", flush=True)
+                failures.append(f"{label} seed {seed}: {type(error).__name__}: {error}")
+                continue
+            if lines[-1].startswith("stopped"):
+                break
+        if failures:
+            raise RuntimeError(f"{len(failures)} of this job's runs failed: " + "; ".join(failures))
+        return "\n".join(lines)
+
+    def checkpoint(self, *args, **kwargs):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, *args, **kwargs)
+
+
+def in_turns(runs: list, parallelism: int | None) -> list[list]:
+    """``runs`` dealt to ``parallelism`` jobs in turn (run i to job i mod N), or one job per run."""
+    if parallelism is None or parallelism >= len(runs):
+        return [[run] for run in runs]
+    return [runs[j::parallelism] for j in range(parallelism)]
+
+
 @contextmanager
 def _preemption_stops_training():
     """Under submitit, its pre-emption signal (SIGUSR2) stops training at the end of the current step, as
@@ -171,8 +212,14 @@ def submit(
     threads: int | None = None,
     command: str = "",
     options: dict | None = None,
+    parallelism: int | None = None,
 ) -> list[tuple[str, int, object]]:
     """Submit one job per (variant, seed) not done yet; return ``(label, seed, submitit job)`` for each.
+
+    ``parallelism``: at most that many runs train at once. On SLURM it is the job array's limit
+    (pass it in ``options`` too, as :func:`executor_options` does); locally, the runs are dealt to
+    that many jobs, each training its share in turn (see :func:`in_turns`), so that several runs
+    then share one job.
 
     Under the folder's lock: the folder is checked to hold no results of another configuration
     (``overwrite`` removes them) and, unless ``resume``, no finished or checkpointed run of this one;
@@ -185,6 +232,10 @@ def submit(
     preset = get_preset(preset, scale) if isinstance(preset, str) else preset
     if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1):
         raise PresetError(f"seeds must be a positive int, got {seeds!r}")
+    if parallelism is not None and (
+        not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1
+    ):
+        raise LauncherError(f"parallelism must be a positive int, got {parallelism!r}")
     if launcher not in LAUNCHERS[1:]:
         raise LauncherError(f"--launcher must be local or slurm for a job array, got {launcher!r}")
     if launcher == "local":
@@ -218,17 +269,27 @@ def submit(
         try:
             executor = submitit.AutoExecutor(folder=jobs_folder(folder), cluster=launcher)
             executor.update_parameters(name=preset.name, **(options or {}))
-            jobs = executor.map_array(job, [label for label, _ in todo], [seed for _, seed in todo])
+            shares = in_turns(todo, parallelism if launcher == "local" else None)
+            if len(shares) < len(todo):
+                jobs = executor.map_array(RunJobsInTurn(job), shares)
+            else:
+                jobs = executor.map_array(job, [label for label, _ in todo], [seed for _, seed in todo])
         except (RuntimeError, OSError, ValueError) as error:
             lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
             raise LauncherError(f"--launcher {launcher}: the submission failed: {lines[-1].strip()}") from None
         manifest = jobs_folder(folder) / "jobs.json"
         known = read_json(manifest, what="job list", fix="delete it") if manifest.is_file() else {}
         host = socket.gethostname()
-        for (label, seed), submitted in zip(todo, jobs):
-            known[run_path(folder, label, seed).stem] = {"cluster": launcher, "id": str(submitted.job_id), "host": host}
+        handles = {}
+        for share, handle in zip(shares, jobs):
+            for turn, run in enumerate(share, start=1):
+                handles[run] = handle
+                entry = {"cluster": launcher, "id": str(handle.job_id), "host": host}
+                if len(share) > 1:
+                    entry.update(turn=turn, turns=len(share))  # the job trains its runs in this order
+                known[run_path(folder, *run).stem] = entry
         write_json_atomic(manifest, known)
-    return [(label, seed, submitted) for (label, seed), submitted in zip(todo, jobs)]
+    return [(label, seed, handles[label, seed]) for label, seed in todo]
 
 
 def wait(submitted) -> None:

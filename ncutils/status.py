@@ -4,11 +4,12 @@ One row per run, in one of five states:
 
 * ``done``: its result file, of the preset's current configuration (fingerprint), is there;
 * ``running``: a job of a job array that SLURM or this machine still runs (or has queued), or an
-  in-process run that holds the folder's lock;
+  in-process run that holds the folder's lock; with a local ``--array-parallelism``, the job that
+  will train it in turn;
 * ``stopped``: a checkpoint, and nothing running that would finish it: continue with ``--resume``;
 * ``failed``: the loss diverged (``.diverged.json``), or the job ended with an error (the detail is
   the error's last line) or without a result and without a checkpoint;
-* ``missing``: nothing yet.
+* ``missing``: nothing yet, or its local job stopped before this run's turn came.
 
 Job states come from ``.submitit/jobs.json`` (written by :mod:`ncutils.launcher`) and submitit:
 SLURM's accounting (``sacct``) for SLURM jobs, the job's process for local ones. Without that file
@@ -108,7 +109,10 @@ def run_state(folder: Path, preset: Preset, label: str, seed: int, job: dict | N
     if job is not None:
         live, state, error = _job_state(job, folder)
         where = f"{job['cluster']} job {job['id']}: {state}"
+        turn = f"{job['turn']} of {job['turns']}" if "turns" in job else None  # a local job training runs in turn
         if live:
+            if turn:
+                where += f" (this run is its {turn}, in turn)"
             return "running", ", ".join(filter(None, [where, saved]))
         if error:
             return "failed", f"{where}: {error}"
@@ -116,6 +120,8 @@ def run_state(folder: Path, preset: Preset, label: str, seed: int, job: dict | N
         return "running", ", ".join(filter(None, [f"in-process run ({holder})", saved]))
     if step is not None:
         return "stopped", f"{saved}: continue with --resume"
+    if job is not None and turn:  # its job ended before this run began
+        return "missing", f"{where} before this run's turn ({turn}): submit again with --resume"
     if job is not None:
         return "failed", f"{where} without a result or a checkpoint: submit it again"
     return "missing", other

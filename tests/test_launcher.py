@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from shared_helpers import RunsCode, crash_at_step
 
 import ncutils as nc
@@ -189,6 +192,117 @@ def test_killed_stopped_and_preempted_jobs_end_as_if_uninterrupted(tmp_path):
         assert as_stored(run["class_means"]) == as_stored(expected["class_means"]), run["seed"]
 
 
+# ---------------------------------------------------------------- local jobs that train their runs in turn
+
+
+@given(runs=st.integers(0, 40), parallelism=st.one_of(st.none(), st.integers(1, 50)))
+def test_in_turns_deals_every_run_once_to_at_most_n_jobs(runs, parallelism):
+    todo = [(f"v{i % 3}", i // 3) for i in range(runs)]
+    shares = launcher.in_turns(todo, parallelism)
+    assert sorted(run for share in shares for run in share) == sorted(todo)  # every run, once
+    assert len(shares) == (runs if parallelism is None else min(runs, parallelism))
+    assert all(share for share in shares)
+    assert max(map(len, shares), default=0) - min(map(len, shares), default=0) <= 1  # shares differ by 1 at most
+    for share in shares:  # a job trains its runs in the order of the sweep
+        assert share == sorted(share, key=todo.index)
+
+
+def job_stdout(folder, job_id) -> str:
+    import submitit
+
+    return submitit.Job(folder / ".submitit", job_id).stdout() or ""
+
+
+# python -m ncutils run mlp_backbone_depth --scale tiny --out /tmp/r --launcher local --array-parallelism 2
+#   --threads 1 --wait
+def test_local_array_parallelism_trains_each_share_in_turn_to_the_same_bits(tmp_path, capsys):
+    preset = get_preset("mlp_backbone_depth", "tiny")  # 2 variants × 2 seeds: 4 runs, 2 jobs
+    args = ["run", preset.name, "--scale", "tiny", "--out", tmp_path, "--launcher", "local", "--threads", "1"]
+    code, out, err = cli(capsys, *args, "--array-parallelism", "2", "--wait")
+    assert code == 0 and not err
+    match = re.fullmatch(
+        r"submitted 2 local job\(s\) for 4 runs, each job training its share in turn: "
+        r"(\d+) \(L1=2 seed 0, L1=4 seed 0\), (\d+) \(L1=2 seed 1, L1=4 seed 1\)",
+        out.splitlines()[0],
+    )
+    assert match, out
+    assert out.splitlines()[-1] == "4 run(s): 4 done, 0 running, 0 stopped, 0 failed, 0 missing"
+    folder = results.results_folder(tmp_path, preset)
+    jobs = json.loads((folder / ".submitit" / "jobs.json").read_text())
+    first, second = match.groups()
+    assert {name: (job["id"], job["turn"], job["turns"]) for name, job in jobs.items()} == {
+        "L1=2_seed0": (first, 1, 2),
+        "L1=4_seed0": (first, 2, 2),
+        "L1=2_seed1": (second, 1, 2),
+        "L1=4_seed1": (second, 2, 2),
+    }
+    for job_id, (a, b) in ((first, ("L1=2 seed 0", "L1=4 seed 0")), (second, ("L1=2 seed 1", "L1=4 seed 1"))):
+        log = job_stdout(folder, job_id)  # one process, its two runs one after the other
+        assert log.index(f"{a}: done") < log.index(f"{b}: done"), log
+
+    single = one_seed_at_a_time(preset, tmp_path / "single")
+    for run in nc.load_runs(preset.name, tmp_path, scale="tiny"):
+        expected = single[run["variant"], run["seed"]]
+        assert as_stored(run["history"]) == as_stored(expected["history"])
+        assert as_stored(run["class_means"]) == as_stored(expected["class_means"])
+
+
+# a local job that trains two runs in turn, stopped with SIGTERM during its first: the first is stopped
+# (its checkpoint), the second missing (never begun); --resume then ends both as if uninterrupted
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the job's process through Linux's /proc")
+def test_a_job_stopped_during_its_first_run_leaves_the_next_missing_and_resume_ends_both(tmp_path):
+    tiny = get_preset("mlp_layerwise", "tiny")
+    preset = dataclasses.replace(tiny, steps=2000, record_every=100, checkpoint_every=100, seeds=2)  # ≈ 1 s a run
+    options = launcher.executor_options("local")
+    submitted = launcher.submit(preset, out=tmp_path, threads=1, options=options, parallelism=1)
+    (job,) = {handle for _, _, handle in submitted}  # one job, training seed 0 then seed 1
+    folder = results.results_folder(tmp_path, preset)
+    deadline = time.monotonic() + 120
+    while not (folder / launcher.checkpoint_name("main", 0)).is_file() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not results.run_path(folder, "main", 0).exists(), "the run finished before its signal"
+    os.kill(job_process(job), signal.SIGTERM)
+    launcher.wait(submitted)
+
+    rows = {(label, seed): (state, detail) for label, seed, state, detail in status.status(preset, tmp_path)}
+    assert rows["main", 0][0] == "stopped" and "continue with --resume" in rows["main", 0][1]
+    assert rows["main", 1] == (
+        "missing",
+        f"local job {job.job_id}: FINISHED before this run's turn (2 of 2): submit again with --resume",
+    )
+    assert not (folder / launcher.checkpoint_name("main", 1)).exists()
+
+    again = launcher.submit(preset, out=tmp_path, threads=1, resume=True, options=options, parallelism=1)
+    assert [(label, seed) for label, seed, _ in again] == [("main", 0), ("main", 1)]
+    launcher.wait(again)
+    assert set(states(status.status(preset, tmp_path)).values()) == {"done"}
+    uninterrupted = one_seed_at_a_time(preset, tmp_path / "uninterrupted")
+    for run in nc.load_runs("mlp_layerwise", tmp_path, scale="tiny"):
+        assert as_stored(run["history"]) == as_stored(uninterrupted["main", run["seed"]]["history"])
+
+
+# a local job whose first run diverges trains its second; the job then fails naming the diverged run
+def test_a_failed_run_does_not_keep_the_next_run_of_its_job_from_training(tmp_path):
+    tiny = get_preset("mlp_backbone_depth", "tiny")
+    good = tiny.variants[0]
+    bad = dataclasses.replace(good, label="diverges", lr=1e6)
+    preset = dataclasses.replace(tiny, variants=(bad, good), seeds=1)
+    submitted = launcher.submit(
+        preset, out=tmp_path, threads=1, options=launcher.executor_options("local"), parallelism=1
+    )
+    launcher.wait(submitted)
+    rows = {label: (state, detail) for label, _, state, detail in status.status(preset, tmp_path)}
+    assert rows[good.label][0] == "done", rows
+    assert rows["diverges"] == (
+        "failed",
+        "(lr=1e+06, weight_decay=0.004): the loss became inf at step 1; try a smaller learning rate",
+    )
+    log = job_stdout(results.results_folder(tmp_path, preset), submitted[0][2].job_id)
+    assert log.index("diverges seed 0: failed") < log.index(f"{good.label} seed 0: done"), log
+    error = submitted[0][2].stderr() or ""
+    assert "RuntimeError: 1 of this job's runs failed: diverges seed 0: TrainingDiverged" in error, error
+
+
 # ---------------------------------------------------------------- status of hand-made folders
 
 
@@ -245,6 +359,12 @@ def test_status_names_each_state_of_a_hand_made_folder(tmp_path, capsys):
     assert [rows[label, "2"] for label in ("L2=1", "L2=2", "L2=3")] == [["missing"]] * 3
     assert lines[-1] == "9 run(s): 1 done, 1 running, 1 stopped, 3 failed, 3 missing"
 
+    # a live local job that trains its runs in turn (--array-parallelism): running, with its turn
+    jobs[f"{v2.label}_seed1"].update(turn=2, turns=3)
+    files.write_json_atomic(folder / ".submitit" / "jobs.json", jobs)
+    rows = {(label, seed): (state, detail) for label, seed, state, detail in status.status(preset, tmp_path, 3)}
+    assert rows[v2.label, 1] == ("running", f"local job {os.getpid()}: RUNNING (this run is its 2 of 3, in turn)")
+
     # an in-process run holds the folder: what it has not finished is running; its checkpoint gives the step
     other = get_preset("mlp_layerwise", "tiny")
     with pytest.raises(RuntimeError, match="crash"):
@@ -280,6 +400,8 @@ def test_bad_job_array_options_exit_2_with_one_line(tmp_path, capsys, monkeypatc
         ("--launcher", "local", "--time", "0"): "--time must be an integer >= 1, got 0",
         ("--launcher", "slurm", "--gpus-per-job", "-1"): "--gpus-per-job must be an integer >= 0, got -1",
         ("--launcher", "slurm", "--array-parallelism", "0"): "--array-parallelism must be an integer >= 1, got 0",
+        ("--launcher", "local", "--array-parallelism", "-2"): "--array-parallelism must be an integer >= 1, got -2",
+        ("--array-parallelism", "2"): "--array-parallelism needs --launcher local or slurm, got --launcher inprocess",
     }
     for extra, expected in cases.items():
         code, out, err = cli(capsys, *base, *extra)
