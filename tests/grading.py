@@ -93,9 +93,9 @@ def assignments(course: Path) -> list[str]:
 
 
 def release(course: Path) -> Path:
-    """nbgrader's students' versions of every assignment, in ``course``/release."""
-    for assignment in assignments(course):
-        nbgrader(course, "generate_assignment", assignment, "--force")
+    """nbgrader's students' versions of every assignment, in ``course``/release: one nbgrader call for all
+    of them (``--assignment=*``, about 8 s for the book's 14, against 6 s for each one alone)."""
+    nbgrader(course, "generate_assignment", "--assignment=*", "--force")
     return course / "release"
 
 

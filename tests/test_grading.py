@@ -65,12 +65,18 @@ def test_solution_gets_full_marks_and_the_blank_gets_zero(tmp_path, monkeypatch)
         assert grades[(notebook.stem, "blank")] == (0.0, full), notebook.stem
 
 
-@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
-def test_the_student_edition_blanks_what_nbgrader_blanks(path, tmp_path):
-    course = tmp_path / "course"
-    grading.make_course(course, [path])
+@pytest.fixture(scope="module")
+def released_course(tmp_path_factory):
+    """A course of every graded notebook, with nbgrader's students' versions (one release for all)."""
+    course = tmp_path_factory.mktemp("released") / "course"
+    assert grading.make_course(course, GRADED) == [path.stem for path in GRADED]
     grading.release(course)
-    released = json.loads((course / "release" / path.stem / path.name).read_text())["cells"]
+    return course
+
+
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
+def test_the_student_edition_blanks_what_nbgrader_blanks(path, released_course):
+    released = json.loads((released_course / "release" / path.stem / path.name).read_text())["cells"]
     ours = student_notebook(json.loads(path.read_text()))["cells"]
     solution_cells = [i for i, c in enumerate(ours) if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     assert solution_cells
