@@ -3,15 +3,16 @@
     python -m ncutils run mlp_head_depth --scale paper --launcher slurm --partition gpu --time 240
     python -m ncutils status mlp_head_depth --scale paper --out results
 
-``--launcher local`` starts the jobs as processes of this machine, all at once or, with
-``parallelism = N``, as N jobs that each train their share of the runs one after another (a
-machine's cores or its GPU's memory would not hold 30 trainings at once); ``--launcher slurm``
-submits them to SLURM as one job array (``sbatch``), of which SLURM runs at most N at once. Each job trains one (variant, seed) with
-:func:`~ncutils.runner.run_variant`, the in-process runner's own code, and writes the same
-``<variant>_seed<k>.json`` into ``OUT/PRESET/SCALE/``: :func:`~ncutils.results.load_runs` reads the
-folder of a job array as it reads that of an in-process run.
+``--launcher local`` starts the jobs as processes of this machine; ``--launcher slurm`` submits them
+to SLURM as one job array (``sbatch``). With ``--array-parallelism N``, SLURM runs at most N jobs of
+the array at once; locally, N jobs are started instead, each training its share of the runs one
+after another (a machine's cores or its GPU's memory would not hold 30 trainings at once). Each
+(variant, seed) is trained by :func:`~ncutils.runner.run_variant`, the in-process runner's own code,
+which writes the same ``<variant>_seed<k>.json`` into ``OUT/PRESET/SCALE/``:
+:func:`~ncutils.results.load_runs` reads the folder of a job array as it reads that of an
+in-process run.
 
-A job checkpoints into ``<variant>_seed<k>.checkpoint.pt`` and always continues from there. SIGTERM
+A run checkpoints into ``<variant>_seed<k>.checkpoint.pt`` and always continues from there. SIGTERM
 stops it at the end of the current step, with that step saved. submitit's signal for pre-emption
 and time limits (SIGUSR2; SLURM sends it 90 s before the limit) does the same, then requeues the job
 through the ``checkpoint`` method of ``submitit.helpers.Checkpointable``. A job killed outright
