@@ -281,6 +281,33 @@ def test_a_job_stopped_during_its_first_run_leaves_the_next_missing_and_resume_e
         assert as_stored(run["history"]) == as_stored(uninterrupted["main", run["seed"]]["history"])
 
 
+# a local job that trains two runs in turn, pre-empted (SIGUSR2) during its first: submitit requeues the
+# whole job, which continues the first run from the step it saved, reads nothing twice, and trains the second
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the job's process through Linux's /proc")
+def test_a_job_preempted_during_its_first_run_is_requeued_and_ends_both(tmp_path):
+    tiny = get_preset("mlp_layerwise", "tiny")
+    preset = dataclasses.replace(tiny, steps=2000, record_every=100, checkpoint_every=100, seeds=2)
+    submitted = launcher.submit(
+        preset, out=tmp_path, threads=1, options=launcher.executor_options("local"), parallelism=1
+    )
+    (job,) = {handle for _, _, handle in submitted}
+    folder = results.results_folder(tmp_path, preset)
+    deadline = time.monotonic() + 120
+    while not (folder / launcher.checkpoint_name("main", 0)).is_file() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not results.run_path(folder, "main", 0).exists(), "the run finished before its signal"
+    os.kill(job_process(job), signal.SIGUSR2)
+    launcher.wait(submitted)
+
+    log = job.stdout() or ""
+    assert "main seed 0: training stopped by SIGUSR2 at step" in log and "Requeued job" in log, log
+    assert log.index("Requeued job") < log.index("main seed 0: done") < log.index("main seed 1: done"), log
+    assert set(states(status.status(preset, tmp_path)).values()) == {"done"}
+    uninterrupted = one_seed_at_a_time(preset, tmp_path / "uninterrupted")
+    for run in nc.load_runs("mlp_layerwise", tmp_path, scale="tiny"):
+        assert as_stored(run["history"]) == as_stored(uninterrupted["main", run["seed"]]["history"])
+
+
 # a local job whose first run diverges trains its second; the job then fails naming the diverged run
 def test_a_failed_run_does_not_keep_the_next_run_of_its_job_from_training(tmp_path):
     tiny = get_preset("mlp_backbone_depth", "tiny")
