@@ -104,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jobs.add_argument("--wait", action="store_true", help="wait for the jobs to end, then print their states")
     jobs.add_argument("--partition", default=None, metavar="NAME", help="slurm: the partition (default: SLURM's)")
-    jobs.add_argument("--gpus-per-job", type=int, default=None, metavar="N", help="GPUs per job (slurm default: 1)")
+    jobs.add_argument(
+        "--gpus-per-job",
+        type=int,
+        default=None,
+        metavar="N",
+        help="GPUs each job sees (default: 1 on slurm; local: 1 where CUDA is available, else 0; every local "
+        "job sees the same first N GPUs)",
+    )
     jobs.add_argument(
         "--time",
         type=int,

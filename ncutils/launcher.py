@@ -77,7 +77,9 @@ def jobs_folder(folder: Path) -> Path:
 def executor_options(launcher, *, partition=None, gpus=None, minutes=None, cpus=None, parallelism=None) -> dict:
     """The command line's options as ``submitit.AutoExecutor`` parameters (for ``update_parameters``)."""
     options = {"timeout_min": minutes or (SLURM_TIME_LIMIT if launcher == "slurm" else LOCAL_TIME_LIMIT)}
-    options["gpus_per_node"] = gpus if gpus is not None else int(launcher == "slurm")
+    if gpus is None:  # a GPU per job on SLURM, and locally where this machine has one: submitit's local
+        gpus = int(launcher == "slurm" or torch.cuda.is_available())  # jobs see no GPU when given none
+    options["gpus_per_node"] = gpus
     if launcher == "slurm":
         chosen = {"slurm_partition": partition, "cpus_per_task": cpus, "slurm_array_parallelism": parallelism}
         options.update({k: v for k, v in chosen.items() if v is not None})

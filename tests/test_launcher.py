@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from shared_helpers import RunsCode, crash_at_step
@@ -328,6 +329,25 @@ def test_a_failed_run_does_not_keep_the_next_run_of_its_job_from_training(tmp_pa
     assert log.index("diverges seed 0: failed") < log.index(f"{good.label} seed 0: done"), log
     error = submitted[0][2].stderr() or ""
     assert "RuntimeError: 1 of this job's runs failed: diverges seed 0: TrainingDiverged" in error, error
+
+
+# a GPU box: submitit's local executor hides every GPU from a job given none (CUDA_VISIBLE_DEVICES=""),
+# so local jobs get one GPU where this machine has one, as SLURM jobs do, unless --gpus-per-job says
+def test_local_jobs_see_a_gpu_where_the_machine_has_one(tmp_path, monkeypatch):
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=tmp_path, cluster="local")
+    seen = {}
+    for gpus in (0, 1):
+        executor.update_parameters(timeout_min=1, gpus_per_node=gpus)
+        seen[gpus] = executor.submit(os.getenv, "CUDA_VISIBLE_DEVICES").result()  # read in the job
+    assert seen == {0: "", 1: "0"}
+
+    assert launcher.executor_options("local")["gpus_per_node"] == int(torch.cuda.is_available())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU box
+    assert launcher.executor_options("local")["gpus_per_node"] == 1
+    assert launcher.executor_options("local", gpus=0)["gpus_per_node"] == 0
+    assert launcher.executor_options("local", gpus=2)["gpus_per_node"] == 2
 
 
 # ---------------------------------------------------------------- status of hand-made folders
