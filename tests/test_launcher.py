@@ -248,23 +248,36 @@ def test_local_array_parallelism_trains_each_share_in_turn_to_the_same_bits(tmp_
         assert as_stored(run["class_means"]) == as_stored(expected["class_means"])
 
 
-# a local job that trains two runs in turn, stopped with SIGTERM during its first: the first is stopped
-# (its checkpoint), the second missing (never begun); --resume then ends both as if uninterrupted
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the job's process through Linux's /proc")
-def test_a_job_stopped_during_its_first_run_leaves_the_next_missing_and_resume_ends_both(tmp_path):
+def signal_during_the_first_of_two_runs(tmp_path, signum):
+    """One local job training seeds 0 and 1 of a tiny preset in turn (≈ 1 s each), sent ``signum``
+    once seed 0 has its first checkpoint; returns (preset, folder, job) after the job has ended."""
     tiny = get_preset("mlp_layerwise", "tiny")
-    preset = dataclasses.replace(tiny, steps=2000, record_every=100, checkpoint_every=100, seeds=2)  # ≈ 1 s a run
+    preset = dataclasses.replace(tiny, steps=2000, record_every=100, checkpoint_every=100, seeds=2)
     options = launcher.executor_options("local")
     submitted = launcher.submit(preset, out=tmp_path, threads=1, options=options, parallelism=1)
-    (job,) = {handle for _, _, handle in submitted}  # one job, training seed 0 then seed 1
+    (job,) = {handle for _, _, handle in submitted}
     folder = results.results_folder(tmp_path, preset)
     deadline = time.monotonic() + 120
     while not (folder / launcher.checkpoint_name("main", 0)).is_file() and time.monotonic() < deadline:
         time.sleep(0.005)
     assert not results.run_path(folder, "main", 0).exists(), "the run finished before its signal"
-    os.kill(job_process(job), signal.SIGTERM)
+    os.kill(job_process(job), signum)
     launcher.wait(submitted)
+    return preset, folder, job
 
+
+def ends_as_if_uninterrupted(preset, tmp_path):
+    assert set(states(status.status(preset, tmp_path)).values()) == {"done"}
+    uninterrupted = one_seed_at_a_time(preset, tmp_path / "uninterrupted")
+    for run in nc.load_runs("mlp_layerwise", tmp_path, scale="tiny"):
+        assert as_stored(run["history"]) == as_stored(uninterrupted["main", run["seed"]]["history"])
+
+
+# a local job that trains two runs in turn, stopped with SIGTERM during its first: the first is stopped
+# (its checkpoint), the second missing (never begun); --resume then ends both as if uninterrupted
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the job's process through Linux's /proc")
+def test_a_job_stopped_during_its_first_run_leaves_the_next_missing_and_resume_ends_both(tmp_path):
+    preset, folder, job = signal_during_the_first_of_two_runs(tmp_path, signal.SIGTERM)
     rows = {(label, seed): (state, detail) for label, seed, state, detail in status.status(preset, tmp_path)}
     assert rows["main", 0][0] == "stopped" and "continue with --resume" in rows["main", 0][1]
     assert rows["main", 1] == (
@@ -273,40 +286,22 @@ def test_a_job_stopped_during_its_first_run_leaves_the_next_missing_and_resume_e
     )
     assert not (folder / launcher.checkpoint_name("main", 1)).exists()
 
+    options = launcher.executor_options("local")
     again = launcher.submit(preset, out=tmp_path, threads=1, resume=True, options=options, parallelism=1)
     assert [(label, seed) for label, seed, _ in again] == [("main", 0), ("main", 1)]
     launcher.wait(again)
-    assert set(states(status.status(preset, tmp_path)).values()) == {"done"}
-    uninterrupted = one_seed_at_a_time(preset, tmp_path / "uninterrupted")
-    for run in nc.load_runs("mlp_layerwise", tmp_path, scale="tiny"):
-        assert as_stored(run["history"]) == as_stored(uninterrupted["main", run["seed"]]["history"])
+    ends_as_if_uninterrupted(preset, tmp_path)
 
 
 # a local job that trains two runs in turn, pre-empted (SIGUSR2) during its first: submitit requeues the
 # whole job, which continues the first run from the step it saved, reads nothing twice, and trains the second
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the job's process through Linux's /proc")
 def test_a_job_preempted_during_its_first_run_is_requeued_and_ends_both(tmp_path):
-    tiny = get_preset("mlp_layerwise", "tiny")
-    preset = dataclasses.replace(tiny, steps=2000, record_every=100, checkpoint_every=100, seeds=2)
-    submitted = launcher.submit(
-        preset, out=tmp_path, threads=1, options=launcher.executor_options("local"), parallelism=1
-    )
-    (job,) = {handle for _, _, handle in submitted}
-    folder = results.results_folder(tmp_path, preset)
-    deadline = time.monotonic() + 120
-    while not (folder / launcher.checkpoint_name("main", 0)).is_file() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert not results.run_path(folder, "main", 0).exists(), "the run finished before its signal"
-    os.kill(job_process(job), signal.SIGUSR2)
-    launcher.wait(submitted)
-
+    preset, _, job = signal_during_the_first_of_two_runs(tmp_path, signal.SIGUSR2)
     log = job.stdout() or ""
     assert "main seed 0: training stopped by SIGUSR2 at step" in log and "Requeued job" in log, log
     assert log.index("Requeued job") < log.index("main seed 0: done") < log.index("main seed 1: done"), log
-    assert set(states(status.status(preset, tmp_path)).values()) == {"done"}
-    uninterrupted = one_seed_at_a_time(preset, tmp_path / "uninterrupted")
-    for run in nc.load_runs("mlp_layerwise", tmp_path, scale="tiny"):
-        assert as_stored(run["history"]) == as_stored(uninterrupted["main", run["seed"]]["history"])
+    ends_as_if_uninterrupted(preset, tmp_path)
 
 
 # a local job whose first run diverges trains its second; the job then fails naming the diverged run
