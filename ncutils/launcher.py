@@ -158,10 +158,7 @@ class RunJobsInTurn:
             raise RuntimeError(f"{len(failures)} of this job's runs failed: " + "; ".join(failures))
         return "\n".join(lines)
 
-    def checkpoint(self, *args, **kwargs):
-        from submitit.helpers import DelayedSubmission
-
-        return DelayedSubmission(self, *args, **kwargs)
+    checkpoint = RunJob.checkpoint  # requeued after pre-emption: the same call, whose runs resume
 
 
 def in_turns(runs: list, parallelism: int | None) -> list[list]:
