@@ -80,8 +80,14 @@ def nbgrader(course: Path, *arguments: str) -> subprocess.CompletedProcess:
     executable = shutil.which("nbgrader", path=str(Path(sys.executable).parent)) or shutil.which("nbgrader")
     if executable is None:
         raise SystemExit("nbgrader is not installed: python -m pip install -r requirements.txt")
-    # the Experiments notebooks read the shipped results; a graded copy runs outside book/
-    env = {**os.environ, "NCUTILS_RESULTS": os.environ.get("NCUTILS_RESULTS", str(ROOT / "book" / "results"))}
+    env = {
+        **os.environ,
+        # nbgrader runs `alembic` (its gradebook's migrations) from PATH: this interpreter's own
+        # scripts come first, so that a virtual environment works without being activated
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        # the Experiments notebooks read the shipped results; a graded copy runs outside book/
+        "NCUTILS_RESULTS": os.environ.get("NCUTILS_RESULTS", str(ROOT / "book" / "results")),
+    }
     done = subprocess.run([executable, *arguments], cwd=course, capture_output=True, text=True, timeout=3600, env=env)
     if done.returncode != 0:
         raise SystemExit(f"nbgrader {' '.join(arguments)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")

@@ -7,7 +7,9 @@ Reproduce: python -m pytest tests/test_grading.py
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,10 +44,23 @@ def test_every_coding_exercise_is_a_solution_then_a_locked_check(path):
             assert "assert " in "".join(cell["source"]), f"{path.name}: a check without an assert checks nothing"
 
 
+def unactivated_path() -> str:
+    """PATH without any folder that holds nbgrader's or alembic's script: as for a virtual
+    environment used without being activated (``.venv/bin/python tests/grading.py ...``)."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    kept = [f for f in folders if f and not any((Path(f) / name).exists() for name in ("alembic", "nbgrader"))]
+    path = os.pathsep.join(kept)
+    assert shutil.which("alembic", path=path) is None and shutil.which("nbgrader", path=path) is None
+    return path
+
+
 def test_solution_gets_full_marks_and_the_blank_gets_zero(tmp_path, monkeypatch):
     """Grades two notebooks, as an instructor would grade a folder of submissions: Chapter 1, and an
-    Experiments notebook, which must find the shipped results from the course folder."""
+    Experiments notebook, which must find the shipped results from the course folder. PATH lacks
+    nbgrader's and alembic's scripts, as in a virtual environment that is not activated (nbgrader
+    runs alembic from PATH; reproduce: ``.venv/bin/python tests/grading.py grade COURSE``)."""
     monkeypatch.delenv("NCUTILS_RESULTS", raising=False)
+    monkeypatch.setenv("PATH", unactivated_path())
     notebooks = [ROOT / "book" / "neural_collapse.ipynb", ROOT / "book" / "experiments_head_depth.ipynb"]
     course = tmp_path / "course"
     assert grading.make_course(course, notebooks) == [n.stem for n in notebooks]
@@ -67,10 +82,20 @@ def test_solution_gets_full_marks_and_the_blank_gets_zero(tmp_path, monkeypatch)
 
 @pytest.fixture(scope="module")
 def released_course(tmp_path_factory):
-    """A course of every graded notebook, with nbgrader's students' versions (one release for all)."""
+    """A course of every graded notebook, with nbgrader's students' versions (one release for all),
+    made as the README says (``python tests/grading.py course COURSE``) by an interpreter whose
+    folder is not on PATH, as a virtual environment's is not until it is activated."""
     course = tmp_path_factory.mktemp("released") / "course"
-    assert grading.make_course(course, GRADED) == [path.stem for path in GRADED]
-    grading.release(course)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "grading.py"), "course", str(course)],
+        env={**os.environ, "PATH": unactivated_path()},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{len(GRADED)} assignments" in done.stdout
+    assert sorted(p.name for p in (course / "release").iterdir()) == sorted(path.stem for path in GRADED)
     return course
 
 
