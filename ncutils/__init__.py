@@ -44,7 +44,7 @@ from .results import (
 from .runner import run_preset
 from .schedules import Schedule, constant, geometric_steps, piecewise, schedule_from_dict
 from .steps import data_term, objective
-from .tables import assumption_table, conclusion_table, format_report, significant, table
+from .tables import assumption_table, below, conclusion_table, format_report, significant, table
 from .theory import (
     HeadFromFeatures,
     NC1Bound,

@@ -25,8 +25,36 @@ def significant(value, digits: int = 3) -> str:
             return "inf" if value > 0 else "-inf"
         if math.isnan(value):
             return "nan"
-        return f"{value:.{digits}g}"
+        return _stable_g(value, digits)
     return str(value)
+
+
+BOUNDARY = 1e-12  # relative: how close to a rounding boundary a value may lie and still be shown at its digits
+
+
+def _stable_g(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, or to more where it lies within ``BOUNDARY``
+    (relative) of a rounding boundary: 21.725 computed as 21.7249999… on one CPU and 21.7250…01
+    on another would print as 21.72 and 21.73; both print as 21.725."""
+    for shown in range(digits, 18):
+        low, high = f"{value * (1 - BOUNDARY):.{shown}g}", f"{value * (1 + BOUNDARY):.{shown}g}"
+        if low == high:
+            return low
+    return f"{value:.17g}"
+
+
+def below(value, bound: float) -> str:
+    """A quantity at the noise floor shown as the bound it meets: ``'< 1e-10'`` when ``value < bound``.
+
+    Its own digits (1.1e-16 on one CPU, 5.6e-17 on another) say nothing but which kernels summed
+    it, and nbval compares what a notebook prints. A value that misses the bound is shown as
+    itself (2 significant digits), so a failing check still says by how much."""
+    if not isinstance(bound, (int, float)) or not bound > 0:
+        raise ValueError(f"bound must be a positive number, got {bound!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"value is NaN (bound {bound:g})")
+    return f"< {bound:g}" if abs(value) < bound else significant(value, 2)
 
 
 def format_report(report: dict, columns=None, digits: int = 4):
@@ -36,7 +64,7 @@ def format_report(report: dict, columns=None, digits: int = 4):
     frame = pd.DataFrame(report)
     if columns is not None:
         frame = frame[list(columns)]
-    rounded = frame.map(lambda v: float(f"{v:.{digits}g}") if isinstance(v, float) and math.isfinite(v) else v)
+    rounded = frame.map(lambda v: float(_stable_g(v, digits)) if isinstance(v, float) and math.isfinite(v) else v)
     return rounded.set_index("layer") if "layer" in rounded.columns else rounded
 
 

@@ -16,9 +16,14 @@ def seed_everything(seed: int = 0, threads: int | None = 1) -> None:
     numbers run to run; 1 and 2 threads differ in the 4th–6th digit, because a
     reduction is summed in a different order. Every notebook therefore calls this
     in its first cell. ``threads=None`` leaves the thread count alone.
+
+    The environment variable ``NCUTILS_THREADS``, when set, replaces ``threads``: the test
+    suite runs some notebooks with 2 threads this way, to check that what they print does
+    not depend on the thread count (``tests/kernel_settings.py``).
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    threads = _threads_from_environment(threads)
     if threads is not None:
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive int or None, got {threads!r}")
@@ -26,6 +31,16 @@ def seed_everything(seed: int = 0, threads: int | None = 1) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _threads_from_environment(threads: int | None) -> int | None:
+    """``NCUTILS_THREADS`` if it is set (a positive int, else a clear error), else ``threads``."""
+    value = os.environ.get("NCUTILS_THREADS", "").strip()
+    if not value:
+        return threads
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"NCUTILS_THREADS must be a positive int, got {value!r}")
+    return int(value)
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:

@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ncutils as nc
 
@@ -56,3 +58,46 @@ def test_a_general_table_rounds_indexes_and_checks_its_rows():
     assert frame.loc["0"].tolist() == ["0.123", "4", "NO"]
     with pytest.raises(ValueError, match="every row needs 4 values"):
         nc.table(["a", "b", "c", "d"], [(1, 2, 3)])
+
+
+def test_a_value_on_a_rounding_boundary_gets_one_digit_more():
+    """21.725 computed as 21.72499999999 on one CPU and 21.72500000001 on another printed as 21.72 and
+    21.73 (conditioning_near_optimal, issue 21); both sides of a boundary now print alike."""
+    for value, digits, shown in [(21.725, 4, "21.725"), (0.125, 2, "0.125"), (2.5, 1, "2.5"), (-3.45, 2, "-3.45")]:
+        for relative in (-1e-14, 0.0, 1e-14):
+            assert nc.significant(value * (1 + relative), digits) == shown, (value, relative)
+    assert nc.significant(21.7263, 4) == "21.73"  # away from a boundary: the digits asked for
+    assert nc.format_report({"layer": [1], "nc1": [21.725 * (1 - 1e-14)]}, digits=4)["nc1"].iloc[0] == 21.725
+
+
+@given(
+    digits=st.integers(1, 6),
+    mantissa=st.integers(1, 9_999_999),
+    exponent=st.integers(-30, 30),
+    left=st.floats(-1e-13, 1e-13),
+    right=st.floats(-1e-13, 1e-13),
+)
+def test_both_sides_of_any_rounding_boundary_print_alike(digits, mantissa, exponent, left, right):
+    """Property: a value within 1e-13 (relative) of the midpoint between two printed values of
+    ``digits`` digits prints the same whichever side it falls on."""
+    leading = mantissa % 10 ** (digits - 1) + 10 ** (digits - 1) if digits > 1 else mantissa % 9 + 1
+    boundary = (leading + 0.5) * 10.0 ** (exponent - digits)
+    assert nc.significant(boundary * (1 + left), digits) == nc.significant(boundary * (1 + right), digits)
+
+
+@given(value=st.floats(allow_nan=False, allow_infinity=False, width=64), digits=st.integers(1, 8))
+def test_significant_keeps_at_least_its_digits_and_the_value(value, digits):
+    """Property: the text reads back as the value, to half a unit of its last shown digit."""
+    text = nc.significant(value, digits)
+    back = float(text)
+    assert abs(back - value) <= 0.5 * 10 ** (1 - digits) * abs(value) * (1 + 1e-9) + 1e-300
+
+
+def test_below_prints_the_bound_a_noise_level_value_meets():
+    assert nc.below(1.11e-16, 1e-10) == "< 1e-10" and nc.below(-5.55e-17, 1e-10) == "< 1e-10"
+    assert nc.below(0.0, 1e-14) == "< 1e-14"
+    assert nc.below(3.2e-9, 1e-10) == "3.2e-09"  # a missed bound shows by how much
+    with pytest.raises(ValueError, match="bound must be a positive number, got 0"):
+        nc.below(1e-16, 0)
+    with pytest.raises(ValueError, match="value is NaN"):
+        nc.below(math.nan, 1e-10)
