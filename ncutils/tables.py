@@ -43,18 +43,18 @@ def _stable_g(value: float, digits: int) -> str:
     return f"{value:.17g}"
 
 
-def below(value, bound: float) -> str:
+def below(value, bound: float, digits: int = 2) -> str:
     """A quantity at the noise floor shown as the bound it meets: ``'< 1e-10'`` when ``value < bound``.
 
     Its own digits (1.1e-16 on one CPU, 5.6e-17 on another) say nothing but which kernels summed
     it, and nbval compares what a notebook prints. A value that misses the bound is shown as
-    itself (2 significant digits), so a failing check still says by how much."""
+    itself (``digits`` significant digits), so a failing check still says by how much."""
     if not isinstance(bound, (int, float)) or not bound > 0:
         raise ValueError(f"bound must be a positive number, got {bound!r}")
     value = float(value)
     if math.isnan(value):
         raise ValueError(f"value is NaN (bound {bound:g})")
-    return f"< {bound:g}" if abs(value) < bound else significant(value, 2)
+    return f"< {bound:g}" if abs(value) < bound else significant(value, digits)
 
 
 def format_report(report: dict, columns=None, digits: int = 4):

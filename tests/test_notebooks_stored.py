@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -148,3 +149,37 @@ def test_figures_are_legible_in_the_column(path):
         f"{path.name}: figures (code cell, width in px) {too_wide} are wider than {WIDEST_FIGURE_PX} px: "
         "in the book's 676 px column their text shrinks below 8.6 px; use a narrower figsize or more rows"
     )
+
+
+NOISE_FLOOR = 1e-12
+# "< 1e-10", "below 1e-24": bounds, not measured values
+BOUND = re.compile(r"(<|&lt;|≤|below|within)\s*-?\d+(\.\d+)?(e[-+]?\d+)?")
+SCIENTIFIC = re.compile(r"(?<![\w.])-?\d+(\.\d+)?e-\d+")
+
+
+def _compared_text(cell: dict) -> str:
+    """The text nbval compares in ``cell`` (nothing for a cell whose output it ignores)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    if "nbval-ignore-output" in tags or "NBVAL_IGNORE_OUTPUT" in "".join(cell["source"]):
+        return ""
+    texts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            texts.append("".join(output.get("text", "")))
+        for kind in ("text/plain", "text/html"):
+            texts.append("".join(output.get("data", {}).get(kind, "")))
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_compared_output_prints_a_value_at_the_noise_floor(path):
+    """A value below 1e-12 is rounding noise whose digits change with the CPU (1.11e-16 on one,
+    5.55e-17 on another): print the bound it meets (``nc.below(value, 1e-10)``), not its digits.
+    Reproduce: python -m pytest tests/test_notebooks_stored.py -k noise_floor"""
+    found = [
+        (i, match.group())
+        for i, cell in enumerate(code_cells(path))
+        for match in SCIENTIFIC.finditer(BOUND.sub("", _compared_text(cell)))
+        if 0 < abs(float(match.group())) < NOISE_FLOOR
+    ]
+    assert not found, f"{path.name}: code cells print values at the noise floor (cell, value): {found[:8]}"
