@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     unknown = [name for name in args.settings if name not in BY_NAME]
     if unknown:
         parser.error(f"--setting: {', '.join(unknown)} not among {', '.join(BY_NAME)}")
-    notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
+    notebooks = [p.resolve() for p in args.notebooks] or list(toc_notebooks())
     missing = [str(p) for p in notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")

@@ -25,6 +25,7 @@ under every setting.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 from dataclasses import dataclass
@@ -70,8 +71,8 @@ class Setting:
 
 
 def _settings() -> tuple[Setting, ...]:
-    """All 18, ordered so that any 6 in a row cover every ATen level with both thread counts and
-    the first 12 cover both MKL levels that the README names (own, COMPATIBLE)."""
+    """All 18, ordered so that any 6 in a row cover every ATen level with both thread counts; the
+    MKL level changes every 6, so the book's 14 notebooks meet all three."""
     return tuple(Setting(ATEN[i % 3], MKL[i // 6], THREADS[i % 2]) for i in range(len(ATEN) * len(MKL) * len(THREADS)))
 
 
@@ -79,13 +80,15 @@ SETTINGS = _settings()
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-def toc_notebooks() -> list[Path]:
+@functools.cache
+def toc_notebooks() -> tuple[Path, ...]:
+    """The notebooks of ``_toc.yml`` in order, resolved (read once per process)."""
     from regenerate_notebooks import toc_notebooks as listed  # beside this file
 
-    return listed()
+    return tuple(path.resolve() for path in listed())
 
 
-def chosen(notebook: Path, notebooks: list[Path] | None = None) -> Setting | None:
+def chosen(notebook: Path) -> Setting | None:
     """The setting of ``notebook``'s kernel: the one ``NCUTILS_KERNEL_SETTING`` names (None for
     ``none``), else its place in ``_toc.yml`` (a notebook not listed there: this machine's own)."""
     choice = os.environ.get(CHOOSE, "").strip()
@@ -93,8 +96,7 @@ def chosen(notebook: Path, notebooks: list[Path] | None = None) -> Setting | Non
         return None
     if choice:
         return BY_NAME[choice]  # checked in pytest_configure
-    listed = [p.resolve() for p in (toc_notebooks() if notebooks is None else notebooks)]
-    path = notebook.resolve()
+    listed, path = toc_notebooks(), notebook.resolve()
     return SETTINGS[listed.index(path) % len(SETTINGS)] if path in listed else SETTINGS[0]
 
 
