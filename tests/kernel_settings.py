@@ -102,18 +102,23 @@ def chosen(notebook: Path) -> Setting | None:
 
 @contextlib.contextmanager
 def applied(setting: Setting | None):
-    """``os.environ`` changed to ``setting`` inside the block (a kernel started there inherits it)."""
-    saved = dict(os.environ)
-    try:
-        for key, value in (setting.environment() if setting else {}).items():
+    """``os.environ`` changed to ``setting`` inside the block (a kernel started there inherits it);
+    afterwards the setting's variables are as they were, and nothing else is touched."""
+    changes = setting.environment() if setting else {}
+    saved = {key: os.environ.get(key) for key in changes}
+
+    def put(values):
+        for key, value in values.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    try:
+        put(changes)
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        put(saved)
 
 
 def _is_notebook_cell(item: pytest.Item) -> bool:
