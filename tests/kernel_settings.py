@@ -121,6 +121,9 @@ def applied(setting: Setting | None):
         put(saved)
 
 
+_SETTING = pytest.StashKey[Setting]()  # a notebook cell's setting, for its failure report
+
+
 def _is_notebook_cell(item: pytest.Item) -> bool:
     return item.path.suffix == ".ipynb"
 
@@ -165,6 +168,3 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(
             (f"kernel setting {setting.name}", f"{variables}\nreproduce: {setting.command(item.path)}")
         )
-
-
-_SETTING = pytest.StashKey[Setting]()
