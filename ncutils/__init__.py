@@ -4,6 +4,7 @@ Notebooks import only this module: ``import ncutils as nc``.
 """
 
 from .catalogue import PRESET_NAMES, get_preset, list_presets
+from .claims import ClaimFailed, Claims
 from .curvature import ntk_norm, sharpness
 from .data import DataFileError, Dataset, cifar10, digits, gaussian_mixture, mnist, mnist_subset
 from .endpoints import end_point, load_end_points, save_end_points, train_end_points
@@ -43,6 +44,7 @@ from .results import (
 )
 from .runner import run_preset
 from .schedules import Schedule, constant, geometric_steps, piecewise, schedule_from_dict
+from .seeds import Spread, seed_offset, seeds, spread
 from .steps import data_term, objective
 from .tables import assumption_table, below, conclusion_table, format_report, significant, table
 from .theory import (
