@@ -32,7 +32,7 @@ from .tables import below, significant, table
 CLAIMS_LOG_VARIABLE = "NCUTILS_CLAIMS_LOG"
 KINDS = ("check", "empirical")
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_SHOWN_AS_BOUND = 1e-6  # a check against a threshold this small measures noise: shown as the bound it meets
+_SHOWN_AS_BOUND = 1e-6  # a value (or a check's threshold) this small is noise: shown as the bound it meets
 
 
 class ClaimFailed(AssertionError):
@@ -71,6 +71,8 @@ class Claim:
             return below(self.measured, self.threshold, digits)
         if small and self.holds:  # e.g. "> -1e-12": the value itself is rounding noise
             return f"{self.op} {self.threshold:g}"
+        if self.op in ("<", "<=") and self.holds and abs(self.measured) < _SHOWN_AS_BOUND:
+            return below(self.measured, _SHOWN_AS_BOUND)  # far below its threshold: its digits are noise
         return significant(float(self.measured), digits)
 
     def verdict(self) -> str:

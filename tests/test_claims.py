@@ -46,6 +46,15 @@ def test_a_check_against_a_tiny_lower_bound_shows_the_bound_not_the_noise():
     assert claims.table().reset_index()["measured"].tolist() == ["> -1e-12"]
 
 
+def test_a_value_far_below_its_threshold_shows_as_a_bound_whatever_the_threshold():
+    claims = nc.Claims()
+    claims.empirical("balanced", "head cost over its minimum − 1", "<", 1e-3)
+    claims.check("identity", "κ(W_L) against κ(prod)^(1/L2)", "<", 0.01)
+    claims.record("balanced", 8.88e-16)
+    claims.record("identity", 2.3e-9)
+    assert claims.table().reset_index()["measured"].tolist() == ["< 1e-06", "< 1e-06"]
+
+
 @pytest.mark.parametrize(
     ("key", "value", "reason"),
     [("flatter", 0.9, "flatter .*measured 0.9, holds if < 0.8"), ("balanced", 0.001, "expected not to hold")],
