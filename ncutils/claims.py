@@ -71,6 +71,8 @@ class Claim:
             return below(self.measured, self.threshold, digits)
         if small and self.holds:  # e.g. "> -1e-12": the value itself is rounding noise
             return f"{self.op} {self.threshold:g}"
+        if self.measured == 0:
+            return "0"  # exactly zero (a rank deficit, an empty set): no noise to hide
         if self.op in ("<", "<=") and self.holds and abs(self.measured) < _SHOWN_AS_BOUND:
             return below(self.measured, _SHOWN_AS_BOUND)  # far below its threshold: its digits are noise
         return significant(float(self.measured), digits)

@@ -53,6 +53,10 @@ def test_a_value_far_below_its_threshold_shows_as_a_bound_whatever_the_threshold
     claims.record("balanced", 8.88e-16)
     claims.record("identity", 2.3e-9)
     assert claims.table().reset_index()["measured"].tolist() == ["< 1e-06", "< 1e-06"]
+    exact = nc.Claims()
+    exact.check("zero", "λ_F below the width N", "<=", 0)
+    exact.record("zero", 0.0)
+    assert exact.table().reset_index()["measured"].tolist() == ["0"]
 
 
 @pytest.mark.parametrize(
