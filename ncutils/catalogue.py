@@ -51,7 +51,7 @@ _PAPER_MNIST = dict(
     batch_size=128,
     momentum=0.9,
 )
-_LAPTOP_DIGITS = dict(data="digits", per_class=50, steps=3000, record_every=500, checkpoint_every=1000, seeds=3)
+_LAPTOP_DIGITS = dict(data="digits", per_class=50, steps=3000, record_every=500, checkpoint_every=1000, seeds=5)
 _TINY_MLP = dict(
     data="gaussian", per_class=4, steps=20, record_every=10, checkpoint_every=10, seeds=2, notes="tiny: for the tests"
 )
