@@ -41,6 +41,8 @@ class ClaimFailed(AssertionError):
 
 @dataclasses.dataclass
 class Claim:
+    """One row: what is claimed, its kind, the rule ``measured op threshold``, and what was measured."""
+
     key: str
     statement: str
     kind: str
